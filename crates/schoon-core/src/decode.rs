@@ -1,0 +1,298 @@
+//! Decoding from bytes (never from paths) under [`Limits`].
+
+use std::borrow::Cow;
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+
+use crate::error::{BadInput, Error, Format, LimitKind, Unsupported};
+use crate::limits::{Limits, exceeded};
+
+/// What the header of an image says, read without decoding pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// The container format.
+    pub format: Format,
+    /// Width in pixels, as stored (EXIF orientation is not applied).
+    pub width: u32,
+    /// Height in pixels, as stored.
+    pub height: u32,
+}
+
+/// Identifies the format from the first bytes.
+///
+/// ```
+/// use schoon_core::{decode::sniff, Format};
+/// assert_eq!(sniff(b"\x89PNG\r\n\x1a\n....")?, Format::Png);
+/// assert!(sniff(b"").is_err());
+/// # Ok::<(), schoon_core::Error>(())
+/// ```
+pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
+    if bytes.is_empty() {
+        return Err(Error::BadInput(BadInput::Empty));
+    }
+    let starts = |sig: &[u8]| bytes.starts_with(sig);
+    if starts(&[0xFF, 0xD8, 0xFF]) {
+        return Ok(Format::Jpeg);
+    }
+    if starts(b"\x89PNG\r\n\x1a\n") {
+        return Ok(Format::Png);
+    }
+    if starts(b"GIF87a") || starts(b"GIF89a") {
+        return Ok(Format::Gif);
+    }
+    if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        return Ok(Format::Webp);
+    }
+    if starts(b"BM") {
+        return Ok(Format::Bmp);
+    }
+    let other = if starts(b"II*\0") || starts(b"MM\0*") {
+        Some("tiff")
+    } else if bytes.get(4..8) == Some(b"ftyp") {
+        match bytes.get(8..12) {
+            Some(b"avif") | Some(b"avis") => Some("avif"),
+            Some(b"heic") | Some(b"heix") | Some(b"mif1") | Some(b"msf1") => Some("heif"),
+            _ => None,
+        }
+    } else if starts(&[0xFF, 0x0A]) || starts(b"\0\0\0\x0cJXL ") {
+        Some("jpeg xl")
+    } else if starts(b"qoif") {
+        Some("qoi")
+    } else if starts(&[0, 0, 1, 0]) {
+        Some("ico")
+    } else {
+        None
+    };
+    match other {
+        Some(name) => Err(Error::Unsupported(Unsupported::Format {
+            name: name.to_owned(),
+        })),
+        None => {
+            let magic = crate::hex::encode(&bytes[..bytes.len().min(8)]);
+            Err(Error::BadInput(BadInput::UnknownFormat { magic }))
+        }
+    }
+}
+
+fn image_format(format: Format) -> ImageFormat {
+    match format {
+        Format::Jpeg => ImageFormat::Jpeg,
+        Format::Png => ImageFormat::Png,
+        Format::Webp => ImageFormat::WebP,
+        Format::Gif => ImageFormat::Gif,
+        Format::Bmp => ImageFormat::Bmp,
+    }
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    // Dimensions are checked by `Limits::check_dimensions` right after the header is read, with
+    // a message naming the value; the decoders enforce the allocation budget themselves.
+    l.max_image_width = None;
+    l.max_image_height = None;
+    l.max_alloc = Some(limits.max_alloc);
+    l
+}
+
+/// Maps an `image` error onto the core's groups.
+fn map_error(format: Format, e: ImageError, limits: &Limits) -> Error {
+    match e {
+        // The decoders report no value: 0 stands for "unknown".
+        ImageError::Limits(_) => exceeded(LimitKind::Alloc, 0, limits.max_alloc),
+        ImageError::Unsupported(u) => Error::Unsupported(Unsupported::Feature {
+            format,
+            what: lowercase_first(&u.to_string()),
+        }),
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Error::image(format, "truncated: unexpected end of data")
+        }
+        other => Error::image(format, lowercase_first(&other.to_string())),
+    }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f
+            .to_lowercase()
+            .chain(c)
+            .collect::<String>()
+            .trim_end_matches('.')
+            .to_owned(),
+        None => String::new(),
+    }
+}
+
+/// PNG chunks that never change the stored pixels but that the `png` decoder would inflate:
+/// colour profiles, compressed and international text, and EXIF. A few hundred bytes of
+/// `iCCP` can inflate to hundreds of megabytes, so they are removed before decoding.
+const PNG_DROPPED_CHUNKS: [&[u8; 4]; 5] = [b"iCCP", b"zTXt", b"iTXt", b"tEXt", b"eXIf"];
+
+/// Returns the PNG without the chunks in [`PNG_DROPPED_CHUNKS`] (borrowed when it has none).
+/// A malformed chunk structure is left as it is for the decoder to report.
+pub(crate) fn strip_png_ancillary(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let mut keep: Vec<(usize, usize)> = Vec::new();
+    let mut pos = 8usize;
+    let mut run_start = 0usize;
+    let mut dropped = false;
+    while let Some(header) = bytes.get(pos..pos + 8) {
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let Some(end) = pos.checked_add(12).and_then(|e| e.checked_add(len)) else {
+            break;
+        };
+        if end > bytes.len() {
+            break;
+        }
+        if PNG_DROPPED_CHUNKS.iter().any(|k| &header[4..8] == *k) {
+            keep.push((run_start, pos));
+            run_start = end;
+            dropped = true;
+        }
+        if &header[4..8] == b"IEND" {
+            break;
+        }
+        pos = end;
+    }
+    if !dropped {
+        return Cow::Borrowed(bytes);
+    }
+    keep.push((run_start, bytes.len()));
+    let mut out = Vec::with_capacity(bytes.len());
+    for (a, b) in keep {
+        out.extend_from_slice(&bytes[a..b]);
+    }
+    Cow::Owned(out)
+}
+
+fn reader<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> ImageReader<Cursor<&'a [u8]>> {
+    let mut r = ImageReader::with_format(Cursor::new(bytes), image_format(format));
+    r.limits(image_limits(limits));
+    r
+}
+
+/// Whether a JPEG has an end-of-image marker after its first scan. Decoders fill a cut-off
+/// scan with grey and report success; a hash of half an image must not pass for the image's
+/// hash, so a missing EOI is reported as truncation.
+pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut pos = 2usize;
+    // Walk marker segments up to the first start-of-scan.
+    loop {
+        let Some(&[0xFF, marker]) = bytes.get(pos..pos + 2) else {
+            return false;
+        };
+        match marker {
+            0xFF => pos += 1, // fill byte
+            0xDA => break,
+            0xD0..=0xD7 | 0x01 => pos += 2,
+            _ => {
+                let Some(&[hi, lo]) = bytes.get(pos + 2..pos + 4) else {
+                    return false;
+                };
+                pos += 2 + usize::from(u16::from_be_bytes([hi, lo]));
+            }
+        }
+    }
+    // Entropy-coded data never contains 0xFF 0xD9: stuffing turns data 0xFF into 0xFF 0x00.
+    bytes
+        .get(pos..)
+        .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
+}
+
+fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {
+    match format {
+        Format::Png => strip_png_ancillary(bytes),
+        _ => Cow::Borrowed(bytes),
+    }
+}
+
+/// Reads the format and dimensions from the header, checking them against the limits.
+///
+/// ```
+/// let err = schoon_core::decode::probe(b"not an image", &Default::default()).unwrap_err();
+/// assert_eq!(err.to_string(), "not a supported image: unknown signature 6e6f7420616e2069");
+/// ```
+pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
+    limits.check_input(bytes.len() as u64)?;
+    let format = sniff(bytes)?;
+    let bytes = sanitized(bytes, format);
+    let decoder = reader(&bytes, format, limits)
+        .into_decoder()
+        .map_err(|e| map_error(format, e, limits))?;
+    let (width, height) = decoder.dimensions();
+    limits.check_dimensions(width, height)?;
+    Ok(ImageInfo {
+        format,
+        width,
+        height,
+    })
+}
+
+/// Decodes the image (the first frame of an animation) under the limits.
+///
+/// Dimensions are checked from the header before the pixel buffer is allocated, and the
+/// decoded size is checked against [`Limits::max_alloc`].
+pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage), Error> {
+    limits.check_input(bytes.len() as u64)?;
+    let format = sniff(bytes)?;
+    let bytes = sanitized(bytes, format);
+    let decoder = reader(&bytes, format, limits)
+        .into_decoder()
+        .map_err(|e| map_error(format, e, limits))?;
+    let (width, height) = decoder.dimensions();
+    if format == Format::Jpeg && !jpeg_is_complete(&bytes) {
+        return Err(Error::image(
+            format,
+            "truncated: no end-of-image marker after the scan data",
+        ));
+    }
+    if width == 0 || height == 0 {
+        return Err(Error::image(
+            format,
+            format!("zero-sized image {width}x{height}"),
+        ));
+    }
+    limits.check_dimensions(width, height)?;
+    limits.check_alloc(decoder.total_bytes())?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| map_error(format, e, limits))?;
+    Ok((
+        ImageInfo {
+            format,
+            width,
+            height,
+        },
+        image,
+    ))
+}
+
+/// Converts any decoded image to interleaved 8-bit samples and their channel count (1, 2, 3 or
+/// 4) without copying the common 8-bit layouts. Wider samples are converted as the `image`
+/// crate's `to_rgb8` does.
+pub(crate) fn as_8bit<'a>(image: &'a DynamicImage, limits: &Limits) -> Result<Pixels8<'a>, Error> {
+    Ok(match image {
+        DynamicImage::ImageLuma8(b) => Pixels8::Borrowed(b.as_raw(), 1),
+        DynamicImage::ImageLumaA8(b) => Pixels8::Borrowed(b.as_raw(), 2),
+        DynamicImage::ImageRgb8(b) => Pixels8::Borrowed(b.as_raw(), 3),
+        DynamicImage::ImageRgba8(b) => Pixels8::Borrowed(b.as_raw(), 4),
+        other => {
+            let n = u64::from(other.width()) * u64::from(other.height()) * 3;
+            limits.check_alloc(n.saturating_add(other.as_bytes().len() as u64))?;
+            Pixels8::Owned(other.to_rgb8().into_raw(), 3)
+        }
+    })
+}
+
+/// 8-bit interleaved samples with their channel count.
+pub(crate) enum Pixels8<'a> {
+    Borrowed(&'a [u8], usize),
+    Owned(Vec<u8>, usize),
+}
+
+impl Pixels8<'_> {
+    pub(crate) fn samples(&self) -> (&[u8], usize) {
+        match self {
+            Pixels8::Borrowed(s, c) => (s, *c),
+            Pixels8::Owned(v, c) => (v, *c),
+        }
+    }
+}
