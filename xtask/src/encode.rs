@@ -33,13 +33,8 @@ pub fn jpeg(img: &RgbImage, o: &Jpeg) -> Result<Vec<u8>> {
     if o.restart_interval > 0 {
         enc.set_restart_interval(o.restart_interval);
     }
-    enc.encode(
-        img.as_raw(),
-        img.width() as u16,
-        img.height() as u16,
-        ColorType::Rgb,
-    )
-    .context("jpeg encode")?;
+    enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, ColorType::Rgb)
+        .context("jpeg encode")?;
     Ok(out)
 }
 
@@ -57,13 +52,8 @@ pub fn jpeg_cmyk(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
     }
     let mut out = Vec::new();
     let enc = Encoder::new(&mut out, quality);
-    enc.encode(
-        &cmyk,
-        img.width() as u16,
-        img.height() as u16,
-        ColorType::Cmyk,
-    )
-    .context("cmyk jpeg encode")?;
+    enc.encode(&cmyk, img.width() as u16, img.height() as u16, ColorType::Cmyk)
+        .context("cmyk jpeg encode")?;
     Ok(out)
 }
 
@@ -114,14 +104,7 @@ pub fn png_rgba(img: &RgbImage) -> Result<Vec<u8>> {
         data.extend_from_slice(&p.0);
         data.push(((x * 255) / img.width().max(1)) as u8);
     }
-    png_raw(
-        img.width(),
-        img.height(),
-        png::ColorType::Rgba,
-        png::BitDepth::Eight,
-        None,
-        &data,
-    )
+    png_raw(img.width(), img.height(), png::ColorType::Rgba, png::BitDepth::Eight, None, &data)
 }
 
 /// 16-bit greyscale.
@@ -129,9 +112,7 @@ pub fn png_grey16(img: &RgbImage) -> Result<Vec<u8>> {
     let mut data = Vec::with_capacity(img.as_raw().len() / 3 * 2);
     for p in img.pixels() {
         let [r, g, b] = p.0.map(f32::from);
-        let v = ((0.299 * r + 0.587 * g + 0.114 * b) * 257.0)
-            .round()
-            .clamp(0.0, 65535.0) as u16;
+        let v = ((0.299 * r + 0.587 * g + 0.114 * b) * 257.0).round().clamp(0.0, 65535.0) as u16;
         data.extend_from_slice(&v.to_be_bytes());
     }
     png_raw(
@@ -155,10 +136,8 @@ pub fn png_palette(img: &RgbImage) -> Result<Vec<u8>> {
         }
     }
     let q = |v: u8| (u16::from(v) + 25) / 51;
-    let data: Vec<u8> = img
-        .pixels()
-        .map(|p| (q(p.0[0]) * 36 + q(p.0[1]) * 6 + q(p.0[2])) as u8)
-        .collect();
+    let data: Vec<u8> =
+        img.pixels().map(|p| (q(p.0[0]) * 36 + q(p.0[1]) * 6 + q(p.0[2])) as u8).collect();
     png_raw(
         img.width(),
         img.height(),
@@ -170,21 +149,14 @@ pub fn png_palette(img: &RgbImage) -> Result<Vec<u8>> {
 }
 
 pub fn webp_lossy(img: &RgbImage, quality: f32) -> Vec<u8> {
-    webp::Encoder::from_rgb(img.as_raw(), img.width(), img.height())
-        .encode(quality)
-        .to_vec()
+    webp::Encoder::from_rgb(img.as_raw(), img.width(), img.height()).encode(quality).to_vec()
 }
 
 /// A one-component (greyscale) JPEG.
 pub fn jpeg_grey(img: &image::GrayImage, quality: u8) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let enc = Encoder::new(&mut out, quality);
-    enc.encode(
-        img.as_raw(),
-        img.width() as u16,
-        img.height() as u16,
-        ColorType::Luma,
-    )
-    .context("grey jpeg encode")?;
+    enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, ColorType::Luma)
+        .context("grey jpeg encode")?;
     Ok(out)
 }

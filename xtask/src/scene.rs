@@ -65,11 +65,7 @@ fn fbm(seed: u64, x: f32, y: f32, octaves: u32) -> f32 {
 }
 
 fn mix(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
-    [
-        a[0] + (b[0] - a[0]) * t,
-        a[1] + (b[1] - a[1]) * t,
-        a[2] + (b[2] - a[2]) * t,
-    ]
+    [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t]
 }
 
 fn colour(rng: &mut Rng, lo: f32, hi: f32) -> [f32; 3] {
@@ -77,25 +73,9 @@ fn colour(rng: &mut Rng, lo: f32, hi: f32) -> [f32; 3] {
 }
 
 enum Shape {
-    Disc {
-        cx: f32,
-        cy: f32,
-        r: f32,
-        c: [f32; 3],
-    },
-    Building {
-        x0: f32,
-        x1: f32,
-        top: f32,
-        c: [f32; 3],
-        windows: bool,
-    },
-    Tree {
-        cx: f32,
-        base: f32,
-        h: f32,
-        c: [f32; 3],
-    },
+    Disc { cx: f32, cy: f32, r: f32, c: [f32; 3] },
+    Building { x0: f32, x1: f32, top: f32, c: [f32; 3], windows: bool },
+    Tree { cx: f32, base: f32, h: f32, c: [f32; 3] },
 }
 
 /// Renders scene `seed` at `width x height`.
@@ -147,11 +127,7 @@ pub fn render(seed: u64, width: u32, height: u32) -> RgbImage {
         let grain = fbm(noise_seed, x * 40.0 * aspect, y * 40.0, 4) - 0.5;
         let clouds = fbm(noise_seed ^ 77, x * 4.0 * aspect, y * 8.0, 5);
         let mut c = mix(sky_top, sky_bottom, y.min(1.0));
-        c = mix(
-            c,
-            [245.0, 245.0, 250.0],
-            ((clouds - 0.55) * 3.0).clamp(0.0, 0.8) * (1.0 - y),
-        );
+        c = mix(c, [245.0, 245.0, 250.0], ((clouds - 0.55) * 3.0).clamp(0.0, 0.8) * (1.0 - y));
         for shape in &shapes {
             match *shape {
                 Shape::Disc { cx, cy, r, c: sc } => {
@@ -160,13 +136,7 @@ pub fn render(seed: u64, width: u32, height: u32) -> RgbImage {
                         c = mix(c, sc, 1.0 - (d / r).powi(6));
                     }
                 }
-                Shape::Building {
-                    x0,
-                    x1,
-                    top,
-                    c: bc,
-                    windows,
-                } => {
+                Shape::Building { x0, x1, top, c: bc, windows } => {
                     if x >= x0 && x < x1 && y > top {
                         c = bc;
                         if windows {

@@ -113,8 +113,5 @@ pub fn read(path: &Path, limits: &Limits) -> std::io::Result<FileData> {
             }
         }
     }
-    Ok(FileData {
-        exact: hasher.finish(),
-        bytes: keep.then_some(bytes),
-    })
+    Ok(FileData { exact: hasher.finish(), bytes: keep.then_some(bytes) })
 }

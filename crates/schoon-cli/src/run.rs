@@ -15,9 +15,7 @@ where
     W: Fn(&I) -> T + Sync,
     S: FnMut(T) -> anyhow::Result<()>,
 {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     let progress = progress_bar(items.len());
     let (tx, rx) = mpsc::channel::<(usize, T)>();
     let work = &work;

@@ -7,33 +7,19 @@ use util::{expected, fixture, fixtures, schoon, stdout_lines};
 #[test]
 fn files_hash_to_the_expected_values_and_exit_zero() {
     let rows = expected();
-    let paths: Vec<String> = rows
-        .iter()
-        .map(|r| fixture(&r["file"]).to_string_lossy().into_owned())
-        .collect();
+    let paths: Vec<String> =
+        rows.iter().map(|r| fixture(&r["file"]).to_string_lossy().into_owned()).collect();
     let mut args = vec!["hash"];
     args.extend(paths.iter().map(String::as_str));
     let out = schoon(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), rows.len());
     for (line, row) in lines.iter().zip(&rows) {
-        let keys: Vec<&str> = line
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            [
-                "path", "bytes", "md5", "sha1", "sha256", "pdq", "quality", "width", "height"
-            ]
+            ["path", "bytes", "md5", "sha1", "sha256", "pdq", "quality", "width", "height"]
         );
         assert!(line["path"].as_str().unwrap().ends_with(&row["file"]));
         for k in ["md5", "sha1", "sha256"] {
@@ -53,10 +39,7 @@ fn reference_mode_and_dihedral() {
     let out = schoon(&["hash", "--reference", "--dihedral", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let line = &stdout_lines(&out)[0];
-    let row = expected()
-        .into_iter()
-        .find(|r| r["file"] == "large-1600x1200.jpg")
-        .unwrap();
+    let row = expected().into_iter().find(|r| r["file"] == "large-1600x1200.jpg").unwrap();
     assert_eq!(line["pdq"], row["pdq_reference"].as_str());
     let dihedral = line["pdq_dihedral"].as_array().unwrap();
     assert_eq!(dihedral.len(), 8);
@@ -90,46 +73,23 @@ fn algorithms_add_one_field_each() {
 #[test]
 fn directories_recurse_in_sorted_order_and_failures_continue() {
     let dir = fixtures();
-    let out = schoon(&[
-        "hash",
-        "-j",
-        "2",
-        dir.to_str().unwrap(),
-        "/no/such/file.jpg",
-    ]);
+    let out = schoon(&["hash", "-j", "2", dir.to_str().unwrap(), "/no/such/file.jpg"]);
     assert_eq!(out.status.code(), Some(2), "some inputs are not images");
     let lines = stdout_lines(&out);
     let paths: Vec<&str> = lines.iter().map(|l| l["path"].as_str().unwrap()).collect();
     let mut sorted = paths[..paths.len() - 1].to_vec();
     sorted.sort();
-    assert_eq!(
-        &paths[..paths.len() - 1],
-        &sorted[..],
-        "directory entries sorted"
-    );
+    assert_eq!(&paths[..paths.len() - 1], &sorted[..], "directory entries sorted");
     assert_eq!(*paths.last().unwrap(), "/no/such/file.jpg");
     let missing = lines.last().unwrap();
     assert_eq!(missing["error"], "no such file or directory");
     assert!(missing.get("sha256").is_none());
-    let text = lines
-        .iter()
-        .find(|l| l["path"].as_str().unwrap().ends_with("not-an-image.jpg"))
-        .unwrap();
-    assert!(
-        text["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("not a supported image")
-    );
-    assert_eq!(
-        text["sha256"].as_str().unwrap().len(),
-        64,
-        "exact hashes of unreadable images"
-    );
-    let truncated = lines
-        .iter()
-        .find(|l| l["path"].as_str().unwrap().ends_with("truncated.jpg"))
-        .unwrap();
+    let text =
+        lines.iter().find(|l| l["path"].as_str().unwrap().ends_with("not-an-image.jpg")).unwrap();
+    assert!(text["error"].as_str().unwrap().starts_with("not a supported image"));
+    assert_eq!(text["sha256"].as_str().unwrap().len(), 64, "exact hashes of unreadable images");
+    let truncated =
+        lines.iter().find(|l| l["path"].as_str().unwrap().ends_with("truncated.jpg")).unwrap();
     assert!(truncated["error"].as_str().unwrap().contains("truncated"));
     assert!(lines.iter().filter(|l| l.get("pdq").is_some()).count() >= 15);
 }

@@ -65,9 +65,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
         None
     };
     match other {
-        Some(name) => Err(Error::Unsupported(Unsupported::Format {
-            name: name.to_owned(),
-        })),
+        Some(name) => Err(Error::Unsupported(Unsupported::Format { name: name.to_owned() })),
         None => {
             let magic = crate::hex::encode(&bytes[..bytes.len().min(8)]);
             Err(Error::BadInput(BadInput::UnknownFormat { magic }))
@@ -114,12 +112,7 @@ fn map_error(format: Format, e: ImageError, limits: &Limits) -> Error {
 fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
-        Some(f) => f
-            .to_lowercase()
-            .chain(c)
-            .collect::<String>()
-            .trim_end_matches('.')
-            .to_owned(),
+        Some(f) => f.to_lowercase().chain(c).collect::<String>().trim_end_matches('.').to_owned(),
         None => String::new(),
     }
 }
@@ -194,9 +187,7 @@ pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
         }
     }
     // Entropy-coded data never contains 0xFF 0xD9: stuffing turns data 0xFF into 0xFF 0x00.
-    bytes
-        .get(pos..)
-        .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
+    bytes.get(pos..).is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
 }
 
 fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {
@@ -216,16 +207,11 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
     let bytes = sanitized(bytes, format);
-    let decoder = reader(&bytes, format, limits)
-        .into_decoder()
-        .map_err(|e| map_error(format, e, limits))?;
+    let decoder =
+        reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;
     let (width, height) = decoder.dimensions();
     limits.check_dimensions(width, height)?;
-    Ok(ImageInfo {
-        format,
-        width,
-        height,
-    })
+    Ok(ImageInfo { format, width, height })
 }
 
 /// Decodes the image (the first frame of an animation) under the limits.
@@ -236,33 +222,19 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage)
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
     let bytes = sanitized(bytes, format);
-    let decoder = reader(&bytes, format, limits)
-        .into_decoder()
-        .map_err(|e| map_error(format, e, limits))?;
+    let decoder =
+        reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;
     let (width, height) = decoder.dimensions();
     if format == Format::Jpeg && !jpeg_is_complete(&bytes) {
-        return Err(Error::image(
-            format,
-            "truncated: no end-of-image marker after the scan data",
-        ));
+        return Err(Error::image(format, "truncated: no end-of-image marker after the scan data"));
     }
     if width == 0 || height == 0 {
-        return Err(Error::image(
-            format,
-            format!("zero-sized image {width}x{height}"),
-        ));
+        return Err(Error::image(format, format!("zero-sized image {width}x{height}")));
     }
     limits.check_dimensions(width, height)?;
     limits.check_alloc(decoder.total_bytes())?;
     let image = DynamicImage::from_decoder(decoder).map_err(|e| map_error(format, e, limits))?;
-    Ok((
-        ImageInfo {
-            format,
-            width,
-            height,
-        },
-        image,
-    ))
+    Ok((ImageInfo { format, width, height }, image))
 }
 
 /// Converts any decoded image to interleaved 8-bit samples and their channel count (1, 2, 3 or

@@ -98,9 +98,7 @@ pub struct ExactHasher {
 
 impl fmt::Debug for ExactHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExactHasher")
-            .field("bytes", &self.bytes)
-            .finish_non_exhaustive()
+        f.debug_struct("ExactHasher").field("bytes", &self.bytes).finish_non_exhaustive()
     }
 }
 

@@ -99,16 +99,11 @@ impl Error {
     }
 
     pub(crate) fn image(format: Format, detail: impl Into<String>) -> Self {
-        Error::BadInput(BadInput::Image {
-            format,
-            detail: detail.into(),
-        })
+        Error::BadInput(BadInput::Image { format, detail: detail.into() })
     }
 
     pub(crate) fn caller(message: impl Into<String>) -> Self {
-        Error::Caller(CallerError {
-            message: message.into(),
-        })
+        Error::Caller(CallerError { message: message.into() })
     }
 }
 
@@ -181,15 +176,10 @@ impl fmt::Display for BadInput {
             BadInput::Image { format, detail } => write!(f, "malformed {format} image: {detail}"),
             BadInput::Set { detail } => write!(f, "malformed set: {detail}"),
             BadInput::Signature { detail } => write!(f, "set signature refused: {detail}"),
-            BadInput::Stale { offered, held } => write!(
-                f,
-                "set version {offered} is not newer than the version {held} already held"
-            ),
-            BadInput::HashList {
-                source,
-                line,
-                detail,
-            } => {
+            BadInput::Stale { offered, held } => {
+                write!(f, "set version {offered} is not newer than the version {held} already held")
+            }
+            BadInput::HashList { source, line, detail } => {
                 write!(f, "{source}:{line}: {detail}")
             }
         }
@@ -242,20 +232,9 @@ impl fmt::Display for LimitExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.value == 0 {
             // The decoder did not say how much it wanted.
-            return write!(
-                f,
-                "{} exceeds the limit of {}",
-                self.kind.describe(),
-                self.max
-            );
+            return write!(f, "{} exceeds the limit of {}", self.kind.describe(), self.max);
         }
-        write!(
-            f,
-            "{} {} exceeds the limit of {}",
-            self.kind.describe(),
-            self.value,
-            self.max
-        )
+        write!(f, "{} {} exceeds the limit of {}", self.kind.describe(), self.value, self.max)
     }
 }
 

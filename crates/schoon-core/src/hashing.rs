@@ -80,10 +80,7 @@ pub struct Report {
 /// assert!(report.image.is_err());
 /// ```
 pub fn hash_bytes(bytes: &[u8], options: &HashOptions) -> Report {
-    Report {
-        exact: ExactHashes::of(bytes),
-        image: hash_image(bytes, options),
-    }
+    Report { exact: ExactHashes::of(bytes), image: hash_image(bytes, options) }
 }
 
 /// The smallest filter window (reference tent, in pixels) per pixel of block size for which the
@@ -94,10 +91,7 @@ const WINDOW_PER_BLOCK: usize = 2;
 /// blocks stay small against the reference filter window, or 1 (full size).
 pub fn fast_block_size(width: u32, height: u32) -> u8 {
     let window = pdq_window(width.min(height) as usize);
-    [8u8, 4, 2]
-        .into_iter()
-        .find(|&b| window >= WINDOW_PER_BLOCK * usize::from(b))
-        .unwrap_or(1)
+    [8u8, 4, 2].into_iter().find(|&b| window >= WINDOW_PER_BLOCK * usize::from(b)).unwrap_or(1)
 }
 
 fn pdq_window(n: usize) -> usize {
@@ -132,17 +126,8 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
         pdq::hash_block_means(&plane, usize::from(block), usize::from(block), w, h)?
     };
     let extra = options.algos.iter().map(|&a| (a, a.hash(&image))).collect();
-    let path = if block == 1 {
-        PdqPath::Full
-    } else {
-        PdqPath::Blocks(block)
-    };
-    Ok(ImageHashes {
-        info,
-        pdq,
-        path,
-        extra,
-    })
+    let path = if block == 1 { PdqPath::Full } else { PdqPath::Blocks(block) };
+    Ok(ImageHashes { info, pdq, path, extra })
 }
 
 /// The JPEG fast path; `Ok(None)` when this file needs the full decoder.
@@ -166,10 +151,7 @@ fn block_means_from_pixels(
     let stride = width * channels;
     for (y, src) in samples.chunks_exact(stride).take(height).enumerate() {
         pdq::fill_luma(src, channels, &mut row);
-        let out = plane
-            .chunks_exact_mut(pw)
-            .nth(y / block)
-            .unwrap_or_default();
+        let out = plane.chunks_exact_mut(pw).nth(y / block).unwrap_or_default();
         for (o, chunk) in out.iter_mut().zip(row.chunks(block)) {
             *o += chunk.iter().sum::<f32>();
         }

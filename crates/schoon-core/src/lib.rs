@@ -42,7 +42,7 @@ pub use hashing::{
     HashOptions, ImageHashes, PdqMode, PdqPath, Report, fast_block_size, hash_bytes, hash_image,
 };
 pub use limits::Limits;
-pub use pdq::{Pdq, PdqHash};
+pub use pdq::{Coefficients, Pdq, PdqHash};
 pub use perceptual::Algo;
 
 /// The `image` crate this core decodes with, re-exported so adapters use the same version.

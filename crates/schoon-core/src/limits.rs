@@ -43,18 +43,10 @@ impl Limits {
     /// Checks declared dimensions against the width, height and pixel limits.
     pub fn check_dimensions(&self, width: u32, height: u32) -> Result<(), Error> {
         if width > self.max_width {
-            return Err(exceeded(
-                LimitKind::Width,
-                width.into(),
-                self.max_width.into(),
-            ));
+            return Err(exceeded(LimitKind::Width, width.into(), self.max_width.into()));
         }
         if height > self.max_height {
-            return Err(exceeded(
-                LimitKind::Height,
-                height.into(),
-                self.max_height.into(),
-            ));
+            return Err(exceeded(LimitKind::Height, height.into(), self.max_height.into()));
         }
         let pixels = u64::from(width) * u64::from(height);
         if pixels > self.max_pixels {

@@ -96,15 +96,9 @@ impl FromStr for Algo {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let wanted = s.trim().to_ascii_lowercase().replace('-', "_");
-        Algo::ALL
-            .into_iter()
-            .find(|a| a.name() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Algo::ALL.iter().map(|a| a.name()).collect();
-                Error::caller(format!(
-                    "unknown algorithm '{s}': expected one of {}",
-                    names.join(", ")
-                ))
-            })
+        Algo::ALL.into_iter().find(|a| a.name() == wanted).ok_or_else(|| {
+            let names: Vec<&str> = Algo::ALL.iter().map(|a| a.name()).collect();
+            Error::caller(format!("unknown algorithm '{s}': expected one of {}", names.join(", ")))
+        })
     }
 }

@@ -22,13 +22,7 @@ fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
 }
 
 fn both_modes() -> [HashOptions; 2] {
-    [
-        HashOptions::default(),
-        HashOptions {
-            mode: PdqMode::Reference,
-            ..Default::default()
-        },
-    ]
+    [HashOptions::default(), HashOptions { mode: PdqMode::Reference, ..Default::default() }]
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -109,13 +103,9 @@ fn exact_hashes_survive_decode_failures() {
 fn truncated_files_of_every_format() {
     let img = scene(97, 61);
     let mut ok_cuts = Vec::new();
-    for format in [
-        ImageFormat::Jpeg,
-        ImageFormat::Png,
-        ImageFormat::Gif,
-        ImageFormat::Bmp,
-        ImageFormat::WebP,
-    ] {
+    for format in
+        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP]
+    {
         let full = encode(&img, format);
         for options in both_modes() {
             assert!(hash_image(&full, &options).is_ok(), "{format:?} intact");
@@ -123,20 +113,15 @@ fn truncated_files_of_every_format() {
             // The last byte of a GIF (trailer) or WebP (padding) carries no pixel data.
             for cut in (1..full.len() - 1).step_by(step) {
                 match hash_image(&full[..cut], &options) {
-                    Err(e) => assert_eq!(
-                        e.kind(),
-                        ErrorKind::BadInput,
-                        "{format:?} cut at {cut}: {e}"
-                    ),
+                    Err(e) => {
+                        assert_eq!(e.kind(), ErrorKind::BadInput, "{format:?} cut at {cut}: {e}")
+                    }
                     Ok(_) => ok_cuts.push(format!("{format:?}@{cut}/{}", full.len())),
                 }
             }
         }
     }
-    assert!(
-        ok_cuts.is_empty(),
-        "truncated files that hashed: {ok_cuts:?}"
-    );
+    assert!(ok_cuts.is_empty(), "truncated files that hashed: {ok_cuts:?}");
 }
 
 #[test]
@@ -149,13 +134,9 @@ fn flipped_bytes_never_panic() {
         state ^= state << 17;
         state
     };
-    for format in [
-        ImageFormat::Jpeg,
-        ImageFormat::Png,
-        ImageFormat::Gif,
-        ImageFormat::Bmp,
-        ImageFormat::WebP,
-    ] {
+    for format in
+        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::Bmp, ImageFormat::WebP]
+    {
         let full = encode(&img, format);
         for _ in 0..300 {
             let mut bytes = full.clone();
@@ -174,10 +155,7 @@ fn huge_declared_dimensions_are_refused_from_the_header() {
     assert!(jpeg.len() < 2000);
     assert_limit(&jpeg, &[LimitKind::Width]);
     let e = hash_image(&jpeg, &HashOptions::default()).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "image width 65535 exceeds the limit of 16384"
-    );
+    assert_eq!(e.to_string(), "image width 65535 exceeds the limit of 16384");
 
     assert_limit(&png_declaring(65535, 65535), &[LimitKind::Width]);
     assert_limit(&png_declaring(16000, 16000), &[LimitKind::Pixels]);
@@ -199,22 +177,13 @@ fn huge_declared_dimensions_are_refused_from_the_header() {
 fn custom_limits_apply() {
     let png = encode(&scene(300, 200), ImageFormat::Png);
     let options = HashOptions {
-        limits: Limits {
-            max_pixels: 50_000,
-            ..Limits::default()
-        },
+        limits: Limits { max_pixels: 50_000, ..Limits::default() },
         ..Default::default()
     };
     let e = hash_image(&png, &options).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "pixel count 60000 exceeds the limit of 50000"
-    );
+    assert_eq!(e.to_string(), "pixel count 60000 exceeds the limit of 50000");
     let options = HashOptions {
-        limits: Limits {
-            max_input_bytes: 100,
-            ..Limits::default()
-        },
+        limits: Limits { max_input_bytes: 100, ..Limits::default() },
         ..Default::default()
     };
     let e = hash_image(&png, &options).unwrap_err();
@@ -258,13 +227,8 @@ fn gif_with_thousands_of_frames_hashes_the_first() {
             image::Rgba([(x * 16) as u8, (y * 16) as u8, 0, 255])
         });
         let other = RgbaImage::from_pixel(16, 16, image::Rgba([0, 0, 255, 255]));
-        enc.encode_frame(Frame::from_parts(
-            first,
-            0,
-            0,
-            Delay::from_numer_denom_ms(10, 1),
-        ))
-        .unwrap();
+        enc.encode_frame(Frame::from_parts(first, 0, 0, Delay::from_numer_denom_ms(10, 1)))
+            .unwrap();
         for _ in 0..5000 {
             enc.encode_frame(Frame::from_parts(
                 other.clone(),
@@ -281,23 +245,14 @@ fn gif_with_thousands_of_frames_hashes_the_first() {
         let first = RgbaImage::from_fn(16, 16, |x, y| {
             image::Rgba([(x * 16) as u8, (y * 16) as u8, 0, 255])
         });
-        enc.encode_frame(Frame::from_parts(
-            first,
-            0,
-            0,
-            Delay::from_numer_denom_ms(10, 1),
-        ))
-        .unwrap();
+        enc.encode_frame(Frame::from_parts(first, 0, 0, Delay::from_numer_denom_ms(10, 1)))
+            .unwrap();
         drop(enc);
         o
     };
     let start = std::time::Instant::now();
     let many = hash_image(&out, &HashOptions::default()).unwrap();
-    eprintln!(
-        "5001-frame gif ({} bytes) hashed in {:?}",
-        out.len(),
-        start.elapsed()
-    );
+    eprintln!("5001-frame gif ({} bytes) hashed in {:?}", out.len(), start.elapsed());
     let one = hash_image(&single, &HashOptions::default()).unwrap();
     assert_eq!(many.pdq, one.pdq);
 }

@@ -8,11 +8,9 @@ use std::path::{Path, PathBuf};
 use schoon_core::{HashOptions, PdqMode, hash_image};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("SCHOON_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
+    let dir = std::env::var_os("SCHOON_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    });
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -31,10 +29,7 @@ fn images(dir: &Path, out: &mut Vec<PathBuf>) {
         if p.is_dir() {
             images(&p, out);
         } else if matches!(
-            p.extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
+            p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
             Some("jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp")
         ) {
             out.push(p);
@@ -47,10 +42,7 @@ fn fast_path_stays_within_the_deviation_budget() {
     let Some(root) = corpus() else { return };
     let mut files = Vec::new();
     images(&root, &mut files);
-    let reference = HashOptions {
-        mode: PdqMode::Reference,
-        ..Default::default()
-    };
+    let reference = HashOptions { mode: PdqMode::Reference, ..Default::default() };
     let fast = HashOptions::default();
     let mut distances = Vec::new();
     let mut by_path = std::collections::BTreeMap::<String, Vec<u32>>::new();

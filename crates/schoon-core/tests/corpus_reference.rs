@@ -8,11 +8,9 @@ use std::path::PathBuf;
 use schoon_core::{HashOptions, PdqHash, PdqMode, hash_image};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("SCHOON_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-        });
+    let dir = std::env::var_os("SCHOON_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    });
     if dir.join("pdq-reference").is_dir() {
         Some(dir)
     } else {
@@ -30,10 +28,7 @@ fn resolve(root: &std::path::Path, name: &str) -> PathBuf {
 }
 
 fn reference() -> HashOptions {
-    HashOptions {
-        mode: PdqMode::Reference,
-        ..Default::default()
-    }
+    HashOptions { mode: PdqMode::Reference, ..Default::default() }
 }
 
 #[test]
@@ -44,10 +39,7 @@ fn all_reference_rows_match_bit_for_bit() {
     let mut checked = 0;
     let mut skipped = Vec::new();
     let mut failures = Vec::new();
-    for line in csv
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-    {
+    for line in csv.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
         let cols: Vec<&str> = line.split(',').collect();
         let (hex, quality, dims, name) = (cols[0], cols[1], cols[2], cols[3]);
         let path = resolve(&root, name);
@@ -70,12 +62,7 @@ fn all_reference_rows_match_bit_for_bit() {
         checked += 1;
     }
     eprintln!("checked {checked} reference rows; files not present: {skipped:?}");
-    assert!(
-        failures.is_empty(),
-        "{} mismatches:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -90,10 +77,7 @@ fn dihedral_hashes_of_the_bridge_match() {
     let names = ["r90", "r180", "r270", "flipx", "flipy", "flipp", "flipm"];
     for (i, name) in names.iter().enumerate() {
         let key = format!("{name}=");
-        let hex = txt
-            .split_whitespace()
-            .find_map(|t| t.strip_prefix(&key))
-            .unwrap();
+        let hex = txt.split_whitespace().find_map(|t| t.strip_prefix(&key)).unwrap();
         assert_eq!(got.dihedral[i + 1].to_hex(), hex, "{name}");
     }
 }

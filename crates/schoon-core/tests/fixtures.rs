@@ -22,23 +22,12 @@ fn fixtures_hash_to_the_expected_values() {
         assert_eq!(exact.md5.to_hex(), c[2], "{}", c[0]);
         assert_eq!(exact.sha1.to_hex(), c[3], "{}", c[0]);
         assert_eq!(exact.sha256.to_hex(), c[4], "{}", c[0]);
-        let r = hash_image(
-            &bytes,
-            &HashOptions {
-                mode: PdqMode::Reference,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let r = hash_image(&bytes, &HashOptions { mode: PdqMode::Reference, ..Default::default() })
+            .unwrap();
         assert_eq!(r.info.width.to_string(), c[5]);
         assert_eq!(r.info.height.to_string(), c[6]);
         assert_eq!(r.pdq.hash.to_hex(), c[7], "{} reference", c[0]);
-        assert_eq!(
-            r.pdq.quality.to_string(),
-            c[8],
-            "{} reference quality",
-            c[0]
-        );
+        assert_eq!(r.pdq.quality.to_string(), c[8], "{} reference quality", c[0]);
         let f = hash_image(&bytes, &HashOptions::default()).unwrap();
         assert_eq!(f.pdq.hash.to_hex(), c[9], "{} fast", c[0]);
         assert_eq!(f.pdq.quality.to_string(), c[10], "{} fast quality", c[0]);
@@ -49,10 +38,9 @@ fn fixtures_hash_to_the_expected_values() {
 
 #[test]
 fn broken_fixtures_give_typed_errors() {
-    for (name, want) in [
-        ("truncated.jpg", "malformed jpeg image"),
-        ("not-an-image.jpg", "not a supported image"),
-    ] {
+    for (name, want) in
+        [("truncated.jpg", "malformed jpeg image"), ("not-an-image.jpg", "not a supported image")]
+    {
         let bytes = std::fs::read(dir().join(name)).unwrap();
         let e = hash_image(&bytes, &HashOptions::default()).unwrap_err();
         assert!(e.to_string().starts_with(want), "{name}: {e}");

@@ -44,20 +44,12 @@ pub fn hash_input(input: &Input, options: &HashOptions) -> Hashed {
     let path = input.path().to_path_buf();
     let file = match input {
         Input::Unlistable(_, why) => {
-            return Hashed {
-                path,
-                exact: None,
-                image: Err(why.clone()),
-            };
+            return Hashed { path, exact: None, image: Err(why.clone()) };
         }
         Input::File(p) => files::read(p, &options.limits),
     };
     match file {
-        Err(e) => Hashed {
-            path,
-            exact: None,
-            image: Err(files::io_message(&e)),
-        },
+        Err(e) => Hashed { path, exact: None, image: Err(files::io_message(&e)) },
         Ok(data) => {
             let image = match &data.bytes {
                 Some(bytes) => schoon_core::hash_image(bytes, options).map_err(|e| e.to_string()),
@@ -68,11 +60,7 @@ pub fn hash_input(input: &Input, options: &HashOptions) -> Hashed {
                 })
                 .to_string()),
             };
-            Hashed {
-                path,
-                exact: Some(data.exact),
-                image,
-            }
+            Hashed { path, exact: Some(data.exact), image }
         }
     }
 }
@@ -111,11 +99,7 @@ pub fn to_json(h: &Hashed, dihedral: bool) -> Map<String, Value> {
 /// Runs `schoon hash`; returns whether every file hashed.
 pub fn run(args: HashArgs) -> anyhow::Result<bool> {
     let options = HashOptions {
-        mode: if args.reference {
-            PdqMode::Reference
-        } else {
-            PdqMode::Fast
-        },
+        mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
         algos: args.algos,
         ..Default::default()
     };

@@ -18,10 +18,7 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 pub fn schoon(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schoon"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_schoon")).args(args).output().unwrap()
 }
 
 pub fn stdout_lines(out: &Output) -> Vec<serde_json::Value> {
@@ -36,19 +33,6 @@ pub fn stdout_lines(out: &Output) -> Vec<serde_json::Value> {
 pub fn expected() -> Vec<std::collections::HashMap<String, String>> {
     let csv = std::fs::read_to_string(fixtures().join("expected.csv")).unwrap();
     let mut lines = csv.lines().filter(|l| !l.starts_with('#'));
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    lines
-        .map(|l| {
-            header
-                .iter()
-                .cloned()
-                .zip(l.split(',').map(str::to_owned))
-                .collect()
-        })
-        .collect()
+    let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_owned).collect();
+    lines.map(|l| header.iter().cloned().zip(l.split(',').map(str::to_owned)).collect()).collect()
 }

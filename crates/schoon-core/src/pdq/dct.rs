@@ -143,29 +143,45 @@ pub(crate) fn quality(buf: &[[f32; 64]; 64]) -> u8 {
     (gradient_sum / 90).min(100) as u8
 }
 
+/// The coefficients of dihedral variant `t` (0..8, in the reference's order; see [`dihedral`]).
+pub(crate) fn transform(b: &[[f32; 16]; 16], t: usize) -> [[f32; 16]; 16] {
+    let mut aux = [[0f32; 16]; 16];
+    for i in 0..16 {
+        for j in 0..16 {
+            let a = b[i][j];
+            let (odd_i, odd_j, odd_sum) = (i & 1 == 1, j & 1 == 1, (i + j) & 1 == 1);
+            match t {
+                0 => aux[i][j] = a,
+                1 => aux[j][i] = if odd_j { a } else { -a },
+                2 => aux[i][j] = if odd_sum { -a } else { a },
+                3 => aux[j][i] = if odd_i { a } else { -a },
+                4 => aux[i][j] = if odd_i { a } else { -a },
+                5 => aux[i][j] = if odd_j { a } else { -a },
+                6 => aux[j][i] = a,
+                _ => aux[j][i] = if odd_sum { -a } else { a },
+            }
+        }
+    }
+    aux
+}
+
 /// The dihedral transforms of the image, expressed on the DCT coefficients. Order: original,
 /// rot90, rot180, rot270, flipX, flipY, flipPlus1 (transpose), flipMinus1 (anti-transpose).
 pub(crate) fn dihedral(b: &[[f32; 16]; 16]) -> [PdqHash; 8] {
     let mut out = [PdqHash::ZERO; 8];
-    let mut aux = [[0f32; 16]; 16];
     for (t, slot) in out.iter_mut().enumerate() {
-        for i in 0..16 {
-            for j in 0..16 {
-                let a = b[i][j];
-                let (odd_i, odd_j, odd_sum) = (i & 1 == 1, j & 1 == 1, (i + j) & 1 == 1);
-                match t {
-                    0 => aux[i][j] = a,
-                    1 => aux[j][i] = if odd_j { a } else { -a },
-                    2 => aux[i][j] = if odd_sum { -a } else { a },
-                    3 => aux[j][i] = if odd_i { a } else { -a },
-                    4 => aux[i][j] = if odd_i { a } else { -a },
-                    5 => aux[i][j] = if odd_j { a } else { -a },
-                    6 => aux[j][i] = a,
-                    _ => aux[j][i] = if odd_sum { -a } else { a },
-                }
-            }
-        }
-        *slot = to_bits(&aux);
+        *slot = to_bits(&transform(b, t));
     }
     out
+}
+
+/// How far each coefficient of variant `t` lies from that variant's median: small margins mark
+/// the bits most likely to flip under an edit.
+pub(crate) fn margins(b: &[[f32; 16]; 16], t: usize) -> [f32; 256] {
+    let mut flat = [0f32; 256];
+    for (k, v) in transform(b, t).iter().flatten().enumerate() {
+        flat[k] = *v;
+    }
+    let median = torben(&flat);
+    flat.map(|v| (v - median).abs())
 }

@@ -44,10 +44,7 @@ fn block_taps(n: usize, block: usize) -> Vec<Taps> {
                 running += d;
                 weights[(start + k) / block - first_block] += running;
             }
-            Taps {
-                first_block,
-                weights: weights.into_iter().map(|v| v as f32).collect(),
-            }
+            Taps { first_block, weights: weights.into_iter().map(|v| v as f32).collect() }
         })
         .collect()
 }
@@ -144,11 +141,7 @@ mod tests {
                 let (x, y) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
                 let v = 128.0
                     + 80.0 * (x * 9.0 + y * 4.0).sin() * (y * 7.0 - x * 3.0).cos()
-                    + if (x - 0.6).powi(2) + (y - 0.4).powi(2) < 0.04 {
-                        40.0
-                    } else {
-                        -10.0
-                    };
+                    + if (x - 0.6).powi(2) + (y - 0.4).powi(2) < 0.04 { 40.0 } else { -10.0 };
                 v.clamp(0.0, 255.0)
             })
             .collect()

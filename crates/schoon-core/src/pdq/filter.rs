@@ -173,10 +173,7 @@ mod tests {
                     let (lo, hi) = box_range(o, n, w);
                     let exact: f64 = inp[lo..=hi].iter().map(|&x| f64::from(x)).sum::<f64>()
                         / (hi - lo + 1) as f64;
-                    assert!(
-                        ((f64::from(v) - exact) / exact).abs() < 1e-5,
-                        "n={n} w={w} o={o}"
-                    );
+                    assert!(((f64::from(v) - exact) / exact).abs() < 1e-5, "n={n} w={w} o={o}");
                 }
             }
         }
@@ -185,9 +182,7 @@ mod tests {
     #[test]
     fn columns_equal_rows_of_the_transpose() {
         let (rows, cols) = (37, 23);
-        let img: Vec<f32> = (0..rows * cols)
-            .map(|i| ((i * 7919) % 255) as f32 * 0.37)
-            .collect();
+        let img: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 255) as f32 * 0.37).collect();
         let mut t = vec![0.0; rows * cols];
         for r in 0..rows {
             for c in 0..cols {

@@ -47,6 +47,33 @@ pub(crate) use dct_table::DCT_MATRIX;
 /// Images with a side under this many pixels hash to zero with quality 0, as in the reference.
 pub const MIN_HASHABLE_DIM: usize = 5;
 
+/// The 16x16 DCT coefficients behind a PDQ hash (row `i`, column `j` give bit `16 i + j`).
+///
+/// They tell which bits are reliable: a coefficient far from the median keeps its bit under
+/// edits, one close to it flips easily. The PDQ prefilter probes the least reliable bits.
+#[derive(Debug, Clone, Copy)]
+pub struct Coefficients(pub [[f32; 16]; 16]);
+
+impl Coefficients {
+    /// For dihedral variant `variant` (0..8, order of [`Pdq::dihedral`]), the distance of each
+    /// bit's coefficient from the variant's median, indexed by bit.
+    pub fn margins(&self, variant: usize) -> [f32; 256] {
+        dct::margins(&self.0, variant & 7)
+    }
+}
+
+impl PartialEq for Coefficients {
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .flatten()
+            .zip(other.0.iter().flatten())
+            .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+}
+
+impl Eq for Coefficients {}
+
 /// The result of hashing one image with PDQ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pdq {
@@ -56,7 +83,12 @@ pub struct Pdq {
     pub quality: u8,
     /// The hashes of the 8 dihedral variants, in the reference's order: original, rot90,
     /// rot180, rot270, flipX, flipY, flipPlus1, flipMinus1. `dihedral[0] == hash`.
+    ///
+    /// `rot90` is the hash of the image turned 90 degrees counter-clockwise, `flipX` of the
+    /// image turned upside down, `flipY` of its left-right mirror, `flipPlus1` of its transpose.
     pub dihedral: [PdqHash; 8],
+    /// The DCT coefficients the bits come from.
+    pub coefficients: Coefficients,
 }
 
 impl Pdq {
@@ -65,6 +97,7 @@ impl Pdq {
         hash: PdqHash::ZERO,
         quality: 0,
         dihedral: [PdqHash::ZERO; 8],
+        coefficients: Coefficients([[0.0; 16]; 16]),
     };
 
     /// Finishes a hash from the 64x64 downsampled luma.
@@ -72,11 +105,7 @@ impl Pdq {
         let quality = dct::quality(buf);
         let coefficients = dct::dct64_to_16(buf);
         let dihedral = dct::dihedral(&coefficients);
-        Pdq {
-            hash: dihedral[0],
-            quality,
-            dihedral,
-        }
+        Pdq { hash: dihedral[0], quality, dihedral, coefficients: Coefficients(coefficients) }
     }
 }
 
@@ -96,9 +125,7 @@ pub fn hash_luma(
     height: usize,
     limits: &Limits,
 ) -> Result<Pdq, Error> {
-    let n = width
-        .checked_mul(height)
-        .ok_or_else(|| Error::caller("image size overflows"))?;
+    let n = width.checked_mul(height).ok_or_else(|| Error::caller("image size overflows"))?;
     if luma.len() != n {
         return Err(Error::caller(format!(
             "luma buffer has {} values, expected {width}x{height} = {n}",
@@ -152,12 +179,8 @@ pub fn luma_from_pixels(
             "unsupported channel count {channels}: expected 1 to 4"
         )));
     }
-    let n = width
-        .checked_mul(height)
-        .ok_or_else(|| Error::caller("image size overflows"))?;
-    let expected = n
-        .checked_mul(channels)
-        .ok_or_else(|| Error::caller("image size overflows"))?;
+    let n = width.checked_mul(height).ok_or_else(|| Error::caller("image size overflows"))?;
+    let expected = n.checked_mul(channels).ok_or_else(|| Error::caller("image size overflows"))?;
     if pixels.len() != expected {
         return Err(Error::caller(format!(
             "pixel buffer has {} bytes, expected {width}x{height}x{channels} = {expected}",
@@ -223,11 +246,7 @@ mod tests {
         let img: Vec<f32> = (0..n * n)
             .map(|i| {
                 let (y, x) = ((i / n) as f32 / n as f32, (i % n) as f32 / n as f32);
-                let disc = if (x - 0.7).powi(2) + (y - 0.3).powi(2) < 0.02 {
-                    60.0
-                } else {
-                    0.0
-                };
+                let disc = if (x - 0.7).powi(2) + (y - 0.3).powi(2) < 0.02 { 60.0 } else { 0.0 };
                 128.0
                     + 70.0 * (x * 7.0 + y * 3.0).sin() * (y * 5.0 - x * 2.0).cos()
                     + disc
