@@ -187,7 +187,8 @@ pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
         }
     }
     // Entropy-coded data never contains 0xFF 0xD9: stuffing turns data 0xFF into 0xFF 0x00.
-    bytes.get(pos..).is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
+    // The marker is normally at the very end, so search backwards.
+    bytes.get(pos..).is_some_and(|rest| rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]))
 }
 
 fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {

@@ -130,9 +130,36 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     Ok(ImageHashes { info, pdq, path, extra })
 }
 
-/// The JPEG fast path; `Ok(None)` when this file needs the full decoder.
-fn fast_jpeg(_bytes: &[u8], _limits: &Limits) -> Result<Option<ImageHashes>, Error> {
-    Ok(None)
+/// The JPEG fast path: DCT-domain scaled, luma-only decoding straight to block means.
+/// `Ok(None)` when this file needs the full decoder (small images, CMYK, arithmetic coding, or
+/// anything the reduced decoder refuses).
+fn fast_jpeg(bytes: &[u8], limits: &Limits) -> Result<Option<ImageHashes>, Error> {
+    let Ok(header) = schoon_jpeg::read_header(bytes) else { return Ok(None) };
+    limits.check_dimensions(header.width, header.height)?;
+    let block = fast_block_size(header.width, header.height);
+    let scale = match block {
+        8 => schoon_jpeg::Scale::Eighth,
+        4 => schoon_jpeg::Scale::Quarter,
+        2 => schoon_jpeg::Scale::Half,
+        _ => return Ok(None),
+    };
+    if !decode::jpeg_is_complete(bytes) {
+        return Err(Error::image(
+            Format::Jpeg,
+            "truncated: no end-of-image marker after the scan data",
+        ));
+    }
+    let jpeg_limits = schoon_jpeg::Limits {
+        max_width: limits.max_width,
+        max_height: limits.max_height,
+        max_pixels: limits.max_pixels,
+    };
+    let Ok(luma) = schoon_jpeg::decode_luma(bytes, scale, &jpeg_limits) else { return Ok(None) };
+    let (w, h) = (header.width as usize, header.height as usize);
+    let b = usize::from(block);
+    let pdq = pdq::hash_block_means(&luma.pixels, b, b, w, h)?;
+    let info = ImageInfo { format: Format::Jpeg, width: header.width, height: header.height };
+    Ok(Some(ImageHashes { info, pdq, path: PdqPath::Blocks(block), extra: Vec::new() }))
 }
 
 /// Block means of the luma of interleaved 8-bit pixels, one image row at a time.
