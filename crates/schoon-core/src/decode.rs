@@ -73,6 +73,37 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
     }
 }
 
+/// Whether this build decodes `format` (the core's `jpeg`, `png`, `webp`, `gif` and `bmp`
+/// features, all on by default). The JPEG fast path does not depend on it.
+///
+/// ```
+/// assert!(schoon_core::decode::is_compiled(schoon_core::Format::Png) == cfg!(feature = "png"));
+/// ```
+pub fn is_compiled(format: Format) -> bool {
+    match format {
+        #[cfg(feature = "jpeg")]
+        Format::Jpeg => true,
+        #[cfg(feature = "png")]
+        Format::Png => true,
+        #[cfg(feature = "webp")]
+        Format::Webp => true,
+        #[cfg(feature = "gif")]
+        Format::Gif => true,
+        #[cfg(feature = "bmp")]
+        Format::Bmp => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// Refuses a format whose decoder is not compiled into this build.
+fn check_compiled(format: Format) -> Result<(), Error> {
+    if is_compiled(format) {
+        return Ok(());
+    }
+    Err(Error::Unsupported(Unsupported::Format { name: format!("{format} (not in this build)") }))
+}
+
 fn image_format(format: Format) -> ImageFormat {
     match format {
         Format::Jpeg => ImageFormat::Jpeg,
@@ -207,6 +238,7 @@ fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
+    check_compiled(format)?;
     let bytes = sanitized(bytes, format);
     let decoder =
         reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;
@@ -222,6 +254,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage), Error> {
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
+    check_compiled(format)?;
     let bytes = sanitized(bytes, format);
     let decoder =
         reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;

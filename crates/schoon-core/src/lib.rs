@@ -32,6 +32,7 @@ pub mod hex;
 mod limits;
 pub mod pdq;
 mod perceptual;
+pub mod set;
 
 pub use decode::ImageInfo;
 pub use digest::{ExactHasher, ExactHashes, Md5, Sha1, Sha256, sha256};
@@ -44,6 +45,7 @@ pub use hashing::{
 pub use limits::Limits;
 pub use pdq::{Coefficients, Pdq, PdqHash};
 pub use perceptual::Algo;
+pub use set::{PublicKey, SigningKey};
 
 /// The `image` crate this core decodes with, re-exported so adapters use the same version.
 pub use image;

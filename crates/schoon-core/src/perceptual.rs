@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use image::DynamicImage;
+#[cfg(feature = "perceptual")]
 use image_hasher::{HashAlg, HasherConfig};
 
 use crate::error::Error;
@@ -67,7 +68,18 @@ impl Algo {
     }
 
     /// Computes this hash of a decoded image (64 bits, 8 bytes).
-    pub fn hash(self, image: &DynamicImage) -> Vec<u8> {
+    ///
+    /// Builds without the `perceptual` feature return [`Error::Unsupported`].
+    #[cfg(not(feature = "perceptual"))]
+    pub fn hash(self, _image: &DynamicImage) -> Result<Vec<u8>, Error> {
+        Err(Error::Unsupported(crate::error::Unsupported::Format {
+            name: format!("{} (this build has no secondary perceptual hashes)", self.name()),
+        }))
+    }
+
+    /// Computes this hash of a decoded image (64 bits, 8 bytes).
+    #[cfg(feature = "perceptual")]
+    pub fn hash(self, image: &DynamicImage) -> Result<Vec<u8>, Error> {
         let (alg, dct) = match self {
             Algo::Ahash => (HashAlg::Mean, false),
             Algo::Median => (HashAlg::Median, false),
@@ -82,7 +94,7 @@ impl Algo {
         if dct {
             config = config.preproc_dct();
         }
-        config.to_hasher().hash_image(image).as_bytes().to_vec()
+        Ok(config.to_hasher().hash_image(image).as_bytes().to_vec())
     }
 }
 

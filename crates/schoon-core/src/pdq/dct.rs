@@ -182,6 +182,8 @@ pub(crate) fn margins(b: &[[f32; 16]; 16], t: usize) -> [f32; 256] {
     for (k, v) in transform(b, t).iter().flatten().enumerate() {
         flat[k] = *v;
     }
-    let median = torben(&flat);
+    // The same order statistic Torben's method returns (the lower median), found by selection.
+    let mut scratch = flat;
+    let (_, &mut median, _) = scratch.select_nth_unstable_by(127, f32::total_cmp);
     flat.map(|v| (v - median).abs())
 }

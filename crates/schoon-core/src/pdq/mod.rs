@@ -60,6 +60,11 @@ impl Coefficients {
     pub fn margins(&self, variant: usize) -> [f32; 256] {
         dct::margins(&self.0, variant & 7)
     }
+
+    /// The hash of dihedral variant `variant` (0..8): the bits these coefficients give.
+    pub fn hash(&self, variant: usize) -> PdqHash {
+        dct::to_bits(&dct::transform(&self.0, variant & 7))
+    }
 }
 
 impl PartialEq for Coefficients {

@@ -1,0 +1,397 @@
+//! The index: the private, authoritative form of a set.
+//!
+//! Sections (see `container` for the framing):
+//! * `MD5 `, `SHA1`, `S256`: records of `digest, list id (u16 LE)`, sorted, for binary search
+//!   straight from the file bytes;
+//! * `PDQ `: records of `hash (32), list id (u16 LE), quality (u8), region (u8)`, sorted by hash.
+//!
+//! PDQ matching is a Hamming-distance search over the query's 8 dihedral variants. Small sets
+//! are scanned linearly; from [`MIH_MIN_ENTRIES`] entries on, a multi-index hash (16 tables,
+//! one per 16-bit word of the hash; by the pigeonhole principle a hash within distance `t` has
+//! a word within `t / 16` of the query's) narrows the candidates. Both give identical answers.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::container::{self, Artifact, Header, Trust};
+use super::{HashKind, ListInfo, Match, MatchOptions, Query};
+use crate::error::{BadInput, Error, LimitKind};
+use crate::limits::exceeded;
+use crate::pdq::PdqHash;
+
+pub(crate) const TAG_MD5: [u8; 4] = *b"MD5 ";
+pub(crate) const TAG_SHA1: [u8; 4] = *b"SHA1";
+pub(crate) const TAG_SHA256: [u8; 4] = *b"S256";
+pub(crate) const TAG_PDQ: [u8; 4] = *b"PDQ ";
+pub(crate) const PDQ_RECORD: usize = 36;
+
+/// From this many PDQ entries on, the index builds multi-index tables at load (about 64 bytes
+/// per entry plus 4 MiB); below it a linear scan is as fast. Measured: `cargo bench --bench sets`.
+pub const MIH_MIN_ENTRIES: usize = 1_000;
+
+/// The names of the dihedral variants, in hash order.
+pub const VARIANT_NAMES: [&str; 8] =
+    ["original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"];
+
+/// Per-list metadata stored in the index and the filter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMeta {
+    /// Name, category and source.
+    #[serde(flatten)]
+    pub info: ListInfo,
+    /// Entries per hash kind.
+    pub md5: u64,
+    /// SHA-1 entries.
+    pub sha1: u64,
+    /// SHA-256 entries.
+    pub sha256: u64,
+    /// PDQ entries.
+    pub pdq: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IndexMeta {
+    pub lists: Vec<ListMeta>,
+    /// The parameters of the filter built alongside (for deltas).
+    #[serde(default)]
+    pub filter: Option<super::filter::FilterMeta>,
+    pub generator: String,
+}
+
+/// Multi-index tables over the 16 words of the PDQ hashes.
+#[derive(Debug, Clone)]
+struct Mih {
+    /// For word `w`, entry ids whose word `w` equals `v` are
+    /// `ids[w][offsets[w][v]..offsets[w][v + 1]]`.
+    offsets: Vec<Vec<u32>>,
+    ids: Vec<Vec<u32>>,
+}
+
+fn word16(h: &[u64; 4], w: usize) -> u16 {
+    (h[w / 4] >> (16 * (3 - w % 4))) as u16
+}
+
+impl Mih {
+    fn build(words: &[[u64; 4]]) -> Mih {
+        let mut offsets = Vec::with_capacity(16);
+        let mut ids = Vec::with_capacity(16);
+        for w in 0..16 {
+            let mut counts = vec![0u32; 65_537];
+            for h in words {
+                counts[usize::from(word16(h, w)) + 1] += 1;
+            }
+            for v in 1..counts.len() {
+                counts[v] += counts[v - 1];
+            }
+            let mut fill = counts.clone();
+            let mut table = vec![0u32; words.len()];
+            for (id, h) in words.iter().enumerate() {
+                let slot = &mut fill[usize::from(word16(h, w))];
+                table[*slot as usize] = id as u32;
+                *slot += 1;
+            }
+            offsets.push(counts);
+            ids.push(table);
+        }
+        Mih { offsets, ids }
+    }
+
+    /// Calls `f` for every entry whose some word is within `radius` (0..=2) of the query's.
+    fn candidates(&self, q: &[u64; 4], radius: u32, f: &mut impl FnMut(u32)) {
+        for w in 0..16 {
+            let v = word16(q, w);
+            let mut probe = |x: u16| {
+                let lo = self.offsets[w][usize::from(x)] as usize;
+                let hi = self.offsets[w][usize::from(x) + 1] as usize;
+                for &id in &self.ids[w][lo..hi] {
+                    f(id);
+                }
+            };
+            probe(v);
+            if radius >= 1 {
+                for a in 0..16 {
+                    probe(v ^ (1 << a));
+                    if radius >= 2 {
+                        for b in a + 1..16 {
+                            probe(v ^ (1 << a) ^ (1 << b));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A loaded, verified index.
+#[derive(Debug, Clone)]
+pub struct Index {
+    bytes: Vec<u8>,
+    header: Header,
+    meta: IndexMeta,
+    exact: [(HashKind, std::ops::Range<usize>); 3],
+    pdq_words: Vec<[u64; 4]>,
+    pdq_list: Vec<u16>,
+    pdq_quality: Vec<u8>,
+    pdq_region: Vec<u8>,
+    mih: Option<Mih>,
+}
+
+fn bad(detail: impl Into<String>) -> Error {
+    Error::BadInput(BadInput::Set { detail: detail.into() })
+}
+
+fn range_of(bytes: &[u8], section: &[u8]) -> std::ops::Range<usize> {
+    let start = section.as_ptr() as usize - bytes.as_ptr() as usize;
+    start..start + section.len()
+}
+
+impl Index {
+    /// Verifies and loads an index (see [`Trust`] for the signature rules).
+    pub fn from_bytes(bytes: Vec<u8>, trust: &Trust) -> Result<Index, Error> {
+        let (header, meta, exact, pdq_section) = {
+            let parsed = container::parse(&bytes, trust, &[Artifact::Index])?;
+            let meta: IndexMeta = serde_json::from_str(parsed.metadata)
+                .map_err(|e| bad(format!("index metadata: {e}")))?;
+            if meta.lists.len() > usize::from(u16::MAX) {
+                return Err(exceeded(LimitKind::Entries, meta.lists.len() as u64, u16::MAX.into()));
+            }
+            let mut exact = [
+                (HashKind::Md5, 0..0),
+                (HashKind::Sha1, 0..0),
+                (HashKind::Sha256, 0..0),
+            ];
+            for (slot, tag) in exact.iter_mut().zip([TAG_MD5, TAG_SHA1, TAG_SHA256]) {
+                if let Some(s) = parsed.section(&tag) {
+                    let rec = slot.0.len() + 2;
+                    if s.len() % rec != 0 {
+                        return Err(bad(format!(
+                            "{} section of {} bytes is not a whole number of {rec}-byte records",
+                            slot.0.name(),
+                            s.len()
+                        )));
+                    }
+                    slot.1 = range_of(&bytes, s);
+                }
+            }
+            let pdq = parsed.section(&TAG_PDQ).map(|s| range_of(&bytes, s)).unwrap_or(0..0);
+            (parsed.header, meta, exact, pdq)
+        };
+        let pdq = &bytes[pdq_section];
+        if pdq.len() % PDQ_RECORD != 0 {
+            return Err(bad(format!("pdq section of {} bytes is not a whole number of records", pdq.len())));
+        }
+        let n = pdq.len() / PDQ_RECORD;
+        let lists = meta.lists.len();
+        let mut pdq_words = Vec::with_capacity(n);
+        let mut pdq_list = Vec::with_capacity(n);
+        let mut pdq_quality = Vec::with_capacity(n);
+        let mut pdq_region = Vec::with_capacity(n);
+        for rec in pdq.chunks_exact(PDQ_RECORD) {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&rec[..32]);
+            pdq_words.push(PdqHash(h).words());
+            let list = u16::from_le_bytes([rec[32], rec[33]]);
+            if usize::from(list) >= lists {
+                return Err(bad(format!("pdq entry names list {list}, the index has {lists}")));
+            }
+            pdq_list.push(list);
+            pdq_quality.push(rec[34]);
+            pdq_region.push(rec[35]);
+        }
+        for (kind, r) in &exact {
+            for rec in bytes[r.clone()].chunks_exact(kind.len() + 2) {
+                let list = u16::from_le_bytes([rec[kind.len()], rec[kind.len() + 1]]);
+                if usize::from(list) >= lists {
+                    return Err(bad(format!("{} entry names list {list}, the index has {lists}", kind.name())));
+                }
+            }
+        }
+        let mih = (n >= MIH_MIN_ENTRIES).then(|| Mih::build(&pdq_words));
+        Ok(Index { bytes, header, meta, exact, pdq_words, pdq_list, pdq_quality, pdq_region, mih })
+    }
+
+    /// The header (version, creation time, signature status).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The lists and their entry counts.
+    pub fn lists(&self) -> &[ListMeta] {
+        &self.meta.lists
+    }
+
+    /// The serialized file.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Number of entries of a kind.
+    pub fn count(&self, kind: HashKind) -> usize {
+        match kind {
+            HashKind::Pdq => self.pdq_words.len(),
+            k => self.exact.iter().find(|(x, _)| *x == k).map(|(_, r)| r.len() / (k.len() + 2)).unwrap_or(0),
+        }
+    }
+
+    /// Whether multi-index tables are in use for PDQ.
+    pub fn uses_mih(&self) -> bool {
+        self.mih.is_some()
+    }
+
+    /// Builds (or drops) the multi-index tables regardless of the set size: drop them where
+    /// memory is scarcer than time (a worker isolate), force them for benchmarks.
+    pub fn set_multi_index(&mut self, enabled: bool) {
+        self.mih = enabled.then(|| Mih::build(&self.pdq_words));
+    }
+
+    /// Bytes of memory the loaded index holds (file bytes, PDQ table, multi-index tables).
+    pub fn memory_bytes(&self) -> usize {
+        let mih = self.mih.as_ref().map_or(0, |m| {
+            m.offsets.iter().map(|o| o.len() * 4).sum::<usize>() + m.ids.iter().map(|i| i.len() * 4).sum::<usize>()
+        });
+        self.bytes.len() + self.pdq_words.len() * (32 + 2 + 1 + 1) + mih
+    }
+
+    pub(crate) fn filter_meta(&self) -> Option<&super::filter::FilterMeta> {
+        self.meta.filter.as_ref()
+    }
+
+    /// Every entry, for rebuilding and diffing: `(kind, value bytes, list id, quality, region)`.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (HashKind, Vec<u8>, u16, u8, u8)> + '_ {
+        let exact = self.exact.iter().flat_map(move |(kind, r)| {
+            self.bytes[r.clone()].chunks_exact(kind.len() + 2).map(move |rec| {
+                let l = kind.len();
+                (*kind, rec[..l].to_vec(), u16::from_le_bytes([rec[l], rec[l + 1]]), 0, 0)
+            })
+        });
+        let pdq = (0..self.pdq_words.len()).map(move |i| {
+            let mut v = Vec::with_capacity(32);
+            for w in self.pdq_words[i] {
+                v.extend_from_slice(&w.to_be_bytes());
+            }
+            (HashKind::Pdq, v, self.pdq_list[i], self.pdq_quality[i], self.pdq_region[i])
+        });
+        exact.chain(pdq)
+    }
+
+    fn exact_lists(&self, kind: HashKind, digest: &[u8]) -> Vec<u16> {
+        let Some((_, r)) = self.exact.iter().find(|(k, _)| *k == kind) else { return Vec::new() };
+        let rec = kind.len() + 2;
+        let data = &self.bytes[r.clone()];
+        let n = data.len() / rec;
+        let at = |i: usize| &data[i * rec..i * rec + kind.len()];
+        // Lower bound.
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if at(mid) < digest {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut out = Vec::new();
+        while lo < n && at(lo) == digest {
+            let r = &data[lo * rec + kind.len()..(lo + 1) * rec];
+            out.push(u16::from_le_bytes([r[0], r[1]]));
+            lo += 1;
+        }
+        out
+    }
+
+    /// PDQ entries within `threshold` of any of `queries`: entry id -> (best distance, variant).
+    fn pdq_near(&self, queries: &[PdqHash], threshold: u32) -> HashMap<u32, (u32, usize)> {
+        let mut best: HashMap<u32, (u32, usize)> = HashMap::new();
+        let qs: Vec<[u64; 4]> = queries.iter().map(PdqHash::words).collect();
+        let consider = |id: u32, v: usize, q: &[u64; 4], best: &mut HashMap<u32, (u32, usize)>| {
+            let e = &self.pdq_words[id as usize];
+            let d = (e[0] ^ q[0]).count_ones()
+                + (e[1] ^ q[1]).count_ones()
+                + (e[2] ^ q[2]).count_ones()
+                + (e[3] ^ q[3]).count_ones();
+            if d <= threshold {
+                let slot = best.entry(id).or_insert((d, v));
+                if d < slot.0 {
+                    *slot = (d, v);
+                }
+            }
+        };
+        let radius = threshold / 16;
+        match &self.mih {
+            Some(mih) if radius <= 2 => {
+                for (v, q) in qs.iter().enumerate() {
+                    mih.candidates(q, radius, &mut |id| consider(id, v, q, &mut best));
+                }
+            }
+            _ => {
+                for id in 0..self.pdq_words.len() as u32 {
+                    for (v, q) in qs.iter().enumerate() {
+                        consider(id, v, q, &mut best);
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// The authoritative answer for a query: every list entry it matches, best distance first.
+    ///
+    /// Exact hashes match by equality. PDQ matches when the Hamming distance of any of the
+    /// query's dihedral variants to a listed hash is at most `options.threshold`, and only when
+    /// the query's quality is at least `options.min_quality` (hashes of featureless images are
+    /// unreliable).
+    pub fn lookup(&self, query: &Query, options: &MatchOptions) -> Vec<Match> {
+        let mut out: Vec<Match> = Vec::new();
+        let mut push = |list: u16, kind: HashKind, distance: u32, value: String, variant: Option<&'static str>| {
+            let Some(meta) = self.meta.lists.get(usize::from(list)) else { return };
+            if let Some(m) = out.iter_mut().find(|m| m.list == meta.info.name && m.kind == kind) {
+                if distance < m.distance {
+                    m.distance = distance;
+                    m.value = value;
+                    m.variant = variant;
+                }
+                return;
+            }
+            out.push(Match {
+                list: meta.info.name.clone(),
+                category: meta.info.category.clone(),
+                kind,
+                distance,
+                value,
+                variant,
+            });
+        };
+        let exact: [(HashKind, Option<Vec<u8>>); 3] = [
+            (HashKind::Md5, query.md5.map(|d| d.0.to_vec())),
+            (HashKind::Sha1, query.sha1.map(|d| d.0.to_vec())),
+            (HashKind::Sha256, query.sha256.map(|d| d.0.to_vec())),
+        ];
+        for (kind, digest) in exact {
+            if let Some(d) = digest {
+                for list in self.exact_lists(kind, &d) {
+                    push(list, kind, 0, crate::hex::encode(&d), None);
+                }
+            }
+        }
+        if let Some(pdq) = &query.pdq {
+            if pdq.quality.is_none_or(|q| q >= options.min_quality) {
+                let variants = pdq.variants();
+                for (id, (d, v)) in self.pdq_near(variants, options.threshold) {
+                    let i = id as usize;
+                    let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
+                    let value = PdqHash({
+                        let mut b = [0u8; 32];
+                        for (k, w) in self.pdq_words[i].iter().enumerate() {
+                            b[k * 8..k * 8 + 8].copy_from_slice(&w.to_be_bytes());
+                        }
+                        b
+                    });
+                    push(self.pdq_list[i], HashKind::Pdq, d, value.to_hex(), variant);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));
+        out
+    }
+}
