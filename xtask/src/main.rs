@@ -2,11 +2,17 @@
 //!
 //! * `fixtures`: regenerate the small test fixtures in `tests/fixtures/` and their expected
 //!   hashes (`tests/fixtures/expected.csv`), used by the native, WASM and worker tests alike.
+//! * `examples`: regenerate the demo images in `examples/` and the embedded default set
+//!   (`crates/schoon-cli/assets/`): a signed demo list of the images in `examples/listed/`.
+//! * `wasm`: build the npm package's WebAssembly as `wasm-pack.toml` says (`wasm check`: fail
+//!   if a listed build is missing, stale or over its size budget).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod encode;
+mod examples;
 mod scene;
+mod wasm;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,7 +30,9 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("fixtures") => fixtures(&root().join("tests/fixtures")),
-        _ => bail!("usage: cargo xtask fixtures"),
+        Some("examples") => examples::run(&root()),
+        Some("wasm") => wasm::run(&root(), &args[1..]),
+        _ => bail!("usage: cargo xtask fixtures | examples | wasm"),
     }
 }
 

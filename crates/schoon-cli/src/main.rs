@@ -6,6 +6,7 @@
 mod cmd;
 mod files;
 mod run;
+mod sets;
 
 use std::process::ExitCode;
 
@@ -21,14 +22,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Scan files against a set: NDJSON verdicts (exit 0 clean, 1 found, 2 errors).
+    Scan(cmd::scan::ScanArgs),
     /// Print exact and perceptual hashes of image files as NDJSON.
     Hash(cmd::hash::HashArgs),
+    /// Check hashes you already have against a set.
+    Check(cmd::check::CheckArgs),
+    /// Build a signed index and filter from hash lists and images.
+    Build(Box<cmd::build::BuildArgs>),
+    /// Write a new Ed25519 signing key and its public key.
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Describe a set file and check its signature.
+    Inspect(cmd::inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Hash(args) => cmd::hash::run(args).map(|ok| if ok { 0 } else { 2 }),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Build(args) => cmd::build::run(*args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -130,11 +130,38 @@ pub struct Index {
     header: Header,
     meta: IndexMeta,
     exact: [(HashKind, std::ops::Range<usize>); 3],
-    pdq_words: Vec<[u64; 4]>,
-    pdq_list: Vec<u16>,
-    pdq_quality: Vec<u8>,
-    pdq_region: Vec<u8>,
+    /// The PDQ records, read in place from `bytes`.
+    pdq: std::ops::Range<usize>,
     mih: Option<Mih>,
+}
+
+/// One PDQ record of the index file.
+struct PdqRecord<'a>(&'a [u8]);
+
+impl PdqRecord<'_> {
+    #[inline]
+    fn words(&self) -> [u64; 4] {
+        let w = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&self.0[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(b)
+        };
+        [w(0), w(1), w(2), w(3)]
+    }
+    fn hash(&self) -> PdqHash {
+        let mut h = [0u8; 32];
+        h.copy_from_slice(&self.0[..32]);
+        PdqHash(h)
+    }
+    fn list(&self) -> u16 {
+        u16::from_le_bytes([self.0[32], self.0[33]])
+    }
+    fn quality(&self) -> u8 {
+        self.0[34]
+    }
+    fn region(&self) -> u8 {
+        self.0[35]
+    }
 }
 
 fn bad(detail: impl Into<String>) -> Error {
@@ -177,27 +204,17 @@ impl Index {
             let pdq = parsed.section(&TAG_PDQ).map(|s| range_of(&bytes, s)).unwrap_or(0..0);
             (parsed.header, meta, exact, pdq)
         };
-        let pdq = &bytes[pdq_section];
+        let pdq = &bytes[pdq_section.clone()];
         if pdq.len() % PDQ_RECORD != 0 {
             return Err(bad(format!("pdq section of {} bytes is not a whole number of records", pdq.len())));
         }
         let n = pdq.len() / PDQ_RECORD;
         let lists = meta.lists.len();
-        let mut pdq_words = Vec::with_capacity(n);
-        let mut pdq_list = Vec::with_capacity(n);
-        let mut pdq_quality = Vec::with_capacity(n);
-        let mut pdq_region = Vec::with_capacity(n);
         for rec in pdq.chunks_exact(PDQ_RECORD) {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(&rec[..32]);
-            pdq_words.push(PdqHash(h).words());
-            let list = u16::from_le_bytes([rec[32], rec[33]]);
+            let list = PdqRecord(rec).list();
             if usize::from(list) >= lists {
                 return Err(bad(format!("pdq entry names list {list}, the index has {lists}")));
             }
-            pdq_list.push(list);
-            pdq_quality.push(rec[34]);
-            pdq_region.push(rec[35]);
         }
         for (kind, r) in &exact {
             for rec in bytes[r.clone()].chunks_exact(kind.len() + 2) {
@@ -207,8 +224,11 @@ impl Index {
                 }
             }
         }
-        let mih = (n >= MIH_MIN_ENTRIES).then(|| Mih::build(&pdq_words));
-        Ok(Index { bytes, header, meta, exact, pdq_words, pdq_list, pdq_quality, pdq_region, mih })
+        let mut index = Index { bytes, header, meta, exact, pdq: pdq_section, mih: None };
+        if n >= MIH_MIN_ENTRIES {
+            index.set_multi_index(true);
+        }
+        Ok(index)
     }
 
     /// The header (version, creation time, signature status).
@@ -229,7 +249,7 @@ impl Index {
     /// Number of entries of a kind.
     pub fn count(&self, kind: HashKind) -> usize {
         match kind {
-            HashKind::Pdq => self.pdq_words.len(),
+            HashKind::Pdq => self.pdq.len() / PDQ_RECORD,
             k => self.exact.iter().find(|(x, _)| *x == k).map(|(_, r)| r.len() / (k.len() + 2)).unwrap_or(0),
         }
     }
@@ -242,7 +262,10 @@ impl Index {
     /// Builds (or drops) the multi-index tables regardless of the set size: drop them where
     /// memory is scarcer than time (a worker isolate), force them for benchmarks.
     pub fn set_multi_index(&mut self, enabled: bool) {
-        self.mih = enabled.then(|| Mih::build(&self.pdq_words));
+        self.mih = enabled.then(|| {
+            let words: Vec<[u64; 4]> = self.pdq_records().map(|r| r.words()).collect();
+            Mih::build(&words)
+        });
     }
 
     /// Bytes of memory the loaded index holds (file bytes, PDQ table, multi-index tables).
@@ -250,7 +273,16 @@ impl Index {
         let mih = self.mih.as_ref().map_or(0, |m| {
             m.offsets.iter().map(|o| o.len() * 4).sum::<usize>() + m.ids.iter().map(|i| i.len() * 4).sum::<usize>()
         });
-        self.bytes.len() + self.pdq_words.len() * (32 + 2 + 1 + 1) + mih
+        self.bytes.len() + mih
+    }
+
+    fn pdq_records(&self) -> impl Iterator<Item = PdqRecord<'_>> + '_ {
+        self.bytes[self.pdq.clone()].chunks_exact(PDQ_RECORD).map(PdqRecord)
+    }
+
+    fn pdq_record(&self, id: usize) -> Option<PdqRecord<'_>> {
+        let start = self.pdq.start + id * PDQ_RECORD;
+        self.bytes.get(start..start + PDQ_RECORD).filter(|_| start + PDQ_RECORD <= self.pdq.end).map(PdqRecord)
     }
 
     pub(crate) fn filter_meta(&self) -> Option<&super::filter::FilterMeta> {
@@ -265,13 +297,7 @@ impl Index {
                 (*kind, rec[..l].to_vec(), u16::from_le_bytes([rec[l], rec[l + 1]]), 0, 0)
             })
         });
-        let pdq = (0..self.pdq_words.len()).map(move |i| {
-            let mut v = Vec::with_capacity(32);
-            for w in self.pdq_words[i] {
-                v.extend_from_slice(&w.to_be_bytes());
-            }
-            (HashKind::Pdq, v, self.pdq_list[i], self.pdq_quality[i], self.pdq_region[i])
-        });
+        let pdq = self.pdq_records().map(|r| (HashKind::Pdq, r.0[..32].to_vec(), r.list(), r.quality(), r.region()));
         exact.chain(pdq)
     }
 
@@ -304,8 +330,7 @@ impl Index {
     fn pdq_near(&self, queries: &[PdqHash], threshold: u32) -> HashMap<u32, (u32, usize)> {
         let mut best: HashMap<u32, (u32, usize)> = HashMap::new();
         let qs: Vec<[u64; 4]> = queries.iter().map(PdqHash::words).collect();
-        let consider = |id: u32, v: usize, q: &[u64; 4], best: &mut HashMap<u32, (u32, usize)>| {
-            let e = &self.pdq_words[id as usize];
+        let consider = |id: u32, e: &[u64; 4], v: usize, q: &[u64; 4], best: &mut HashMap<u32, (u32, usize)>| {
             let d = (e[0] ^ q[0]).count_ones()
                 + (e[1] ^ q[1]).count_ones()
                 + (e[2] ^ q[2]).count_ones()
@@ -321,13 +346,18 @@ impl Index {
         match &self.mih {
             Some(mih) if radius <= 2 => {
                 for (v, q) in qs.iter().enumerate() {
-                    mih.candidates(q, radius, &mut |id| consider(id, v, q, &mut best));
+                    mih.candidates(q, radius, &mut |id| {
+                        if let Some(r) = self.pdq_record(id as usize) {
+                            consider(id, &r.words(), v, q, &mut best);
+                        }
+                    });
                 }
             }
             _ => {
-                for id in 0..self.pdq_words.len() as u32 {
+                for (id, r) in self.pdq_records().enumerate() {
+                    let e = r.words();
                     for (v, q) in qs.iter().enumerate() {
-                        consider(id, v, q, &mut best);
+                        consider(id as u32, &e, v, q, &mut best);
                     }
                 }
             }
@@ -378,16 +408,9 @@ impl Index {
             if pdq.quality.is_none_or(|q| q >= options.min_quality) {
                 let variants = pdq.variants();
                 for (id, (d, v)) in self.pdq_near(variants, options.threshold) {
-                    let i = id as usize;
+                    let Some(r) = self.pdq_record(id as usize) else { continue };
                     let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
-                    let value = PdqHash({
-                        let mut b = [0u8; 32];
-                        for (k, w) in self.pdq_words[i].iter().enumerate() {
-                            b[k * 8..k * 8 + 8].copy_from_slice(&w.to_be_bytes());
-                        }
-                        b
-                    });
-                    push(self.pdq_list[i], HashKind::Pdq, d, value.to_hex(), variant);
+                    push(r.list(), HashKind::Pdq, d, r.hash().to_hex(), variant);
                 }
             }
         }

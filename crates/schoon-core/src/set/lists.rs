@@ -69,7 +69,8 @@ fn line_error(source: &str, line: usize, e: impl ToString) -> Error {
     Error::BadInput(BadInput::HashList { source: source.to_owned(), line: line as u64, detail: e.to_string() })
 }
 
-/// Parses a hash list. `source` names it in errors (`list.txt:17: invalid md5 hash 'xyz': ...`).
+/// Parses a hash list held in memory. `source` names it in errors
+/// (`list.txt:17: invalid md5 hash 'xyz': ...`). For large files use [`ListParser`] line by line.
 ///
 /// ```
 /// use schoon_core::set::{parse_list, HashKind, ListOptions};
@@ -82,14 +83,67 @@ fn line_error(source: &str, line: usize, e: impl ToString) -> Error {
 /// # Ok::<(), schoon_core::Error>(())
 /// ```
 pub fn parse_list(text: &str, source: &str, options: &ListOptions) -> Result<ParsedList, Error> {
+    let mut parser = ListParser::new(source, *options);
     let mut out = ParsedList::default();
-    let lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim()));
-    let first = lines.clone().find(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-    let Some((_, first_line)) = first else { return Ok(out) };
-    let record = |out: &mut ParsedList, n: usize, r: Result<(), Error>| -> Result<(), Error> {
+    for line in text.lines() {
+        parser.line(line, &mut out)?;
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone)]
+enum Shape {
+    Unknown,
+    Ndjson,
+    Csv { kind: HashKind, column: usize, quality: Option<usize> },
+    Plain,
+}
+
+/// A streaming hash-list parser: feed it lines in order.
+#[derive(Debug, Clone)]
+pub struct ListParser {
+    source: String,
+    options: ListOptions,
+    line_no: usize,
+    shape: Shape,
+}
+
+impl ListParser {
+    /// A parser for the list named `source`.
+    pub fn new(source: &str, options: ListOptions) -> Self {
+        ListParser { source: source.to_owned(), options, line_no: 0, shape: Shape::Unknown }
+    }
+
+    /// Parses the next line into `out`.
+    pub fn line(&mut self, raw: &str, out: &mut ParsedList) -> Result<(), Error> {
+        self.line_no += 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            return Ok(());
+        }
+        if matches!(self.shape, Shape::Unknown) {
+            self.shape = self.detect(line)?;
+            if matches!(self.shape, Shape::Csv { .. }) {
+                return Ok(()); // the header row
+            }
+        }
+        let r = match &self.shape {
+            Shape::Ndjson => ndjson_line(out, line, self.options.kind),
+            Shape::Csv { kind, column, quality } => {
+                let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
+                match cells.get(*column) {
+                    Some(cell) => {
+                        let q = quality.and_then(|c| cells.get(c)).and_then(|q| q.parse().ok());
+                        out.add(*kind, cell, q)
+                    }
+                    None => Err(Error::caller(format!("row has no column {}", column + 1))),
+                }
+            }
+            _ => plain_line(out, line, self.options.kind),
+        };
         if let Err(e) = r {
-            let e = line_error(source, n, e);
-            if !options.skip_invalid {
+            let e = line_error(&self.source, self.line_no, e);
+            if !self.options.skip_invalid {
                 return Err(e);
             }
             out.skipped += 1;
@@ -98,67 +152,52 @@ pub fn parse_list(text: &str, source: &str, options: &ListOptions) -> Result<Par
             }
         }
         Ok(())
-    };
-    if first_line.starts_with('{') {
-        for (n, line) in lines.filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
-            let r = ndjson_line(&mut out, line, options.kind);
-            record(&mut out, n, r)?;
-        }
-        return Ok(out);
     }
-    let header: Vec<String> = first_line.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
-    let names = ["md5", "sha1", "sha256", "pdq", "hash"];
-    let is_csv = header.len() > 1 || names.contains(&header[0].as_str());
-    if is_csv && header.iter().any(|h| names.contains(&h.as_str())) {
-        let wanted = options.kind.map(HashKind::name);
+
+    fn detect(&self, first: &str) -> Result<Shape, Error> {
+        if first.starts_with('{') {
+            return Ok(Shape::Ndjson);
+        }
+        let header: Vec<String> =
+            first.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase()).collect();
+        let names = ["md5", "sha1", "sha256", "pdq", "hash"];
+        if !header.iter().any(|h| names.contains(&h.as_str())) {
+            return Ok(Shape::Plain);
+        }
+        let wanted = self.options.kind.map(HashKind::name);
         let column = header
             .iter()
             .position(|h| Some(h.as_str()) == wanted)
             .or_else(|| header.iter().position(|h| h == "hash"))
             .or_else(|| header.iter().position(|h| names.contains(&h.as_str())))
             .unwrap_or(0);
-        let kind = match options.kind {
+        let kind = match self.options.kind {
             Some(k) => k,
-            None => HashKind::from_str(&header[column]).map_err(|e| line_error(source, 1, e))?,
+            None => HashKind::from_str(&header[column]).map_err(|e| line_error(&self.source, self.line_no, e))?,
         };
-        let quality_col = header.iter().position(|h| h == "quality");
-        let mut seen_header = false;
-        for (n, line) in lines.filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
-            if !seen_header {
-                seen_header = true;
-                continue;
-            }
-            let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
-            let r = match cells.get(column) {
-                Some(cell) => {
-                    let q = quality_col.and_then(|c| cells.get(c)).and_then(|q| q.parse().ok());
-                    out.add(kind, cell, q)
-                }
-                None => Err(Error::caller(format!("no column {} in this row", header[column]))),
-            };
-            record(&mut out, n, r)?;
-        }
-        return Ok(out);
+        let quality = header.iter().position(|h| h == "quality");
+        Ok(Shape::Csv { kind, column, quality })
     }
-    for (n, line) in lines.filter(|(_, l)| !l.is_empty() && !l.starts_with('#')) {
-        let mut parts = line.split([',', ' ', '\t', ';']).filter(|p| !p.is_empty());
-        let token = parts.next().unwrap_or("");
-        let quality = parts.next().and_then(|q| q.parse::<u8>().ok());
-        let kind = match options.kind {
-            Some(k) => Ok(k),
-            None => match token.len() {
-                32 => Ok(HashKind::Md5),
-                40 => Ok(HashKind::Sha1),
-                64 => Ok(HashKind::Sha256),
-                n => Err(Error::caller(format!(
+}
+
+fn plain_line(out: &mut ParsedList, line: &str, kind: Option<HashKind>) -> Result<(), Error> {
+    let mut parts = line.split([',', ' ', '\t', ';']).filter(|p| !p.is_empty());
+    let token = parts.next().unwrap_or("");
+    let quality = parts.next().and_then(|q| q.parse::<u8>().ok());
+    let kind = match kind {
+        Some(k) => k,
+        None => match token.len() {
+            32 => HashKind::Md5,
+            40 => HashKind::Sha1,
+            64 => HashKind::Sha256,
+            n => {
+                return Err(Error::caller(format!(
                     "cannot tell the hash kind of '{token}' ({n} digits); name the list's kind"
-                ))),
-            },
-        };
-        let r = kind.and_then(|k| out.add(k, token, quality));
-        record(&mut out, n, r)?;
-    }
-    Ok(out)
+                )));
+            }
+        },
+    };
+    out.add(kind, token, quality)
 }
 
 fn ndjson_line(out: &mut ParsedList, line: &str, only: Option<HashKind>) -> Result<(), Error> {

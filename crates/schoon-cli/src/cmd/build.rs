@@ -1,0 +1,274 @@
+//! `schoon build`: an index and a filter from hash lists and images.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use schoon_core::set::{
+    BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo, ListOptions, ListParser,
+    ParsedList, SetBuilder, Trust,
+};
+use schoon_core::{HashOptions, PdqMode, SigningKey};
+
+use crate::cmd::hash::hash_input;
+use crate::files;
+use crate::run;
+
+/// Filter structure, as named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// Binary fuse: the most compact (default).
+    Fuse,
+    /// Split-block Bloom: takes additions in place.
+    Bloom,
+}
+
+/// Arguments of `schoon build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// A list of MD5 digests (hex lines, CSV with a header, or NDJSON); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub md5: Vec<PathBuf>,
+    /// A list of SHA-1 digests; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub sha1: Vec<PathBuf>,
+    /// A list of SHA-256 digests; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub sha256: Vec<PathBuf>,
+    /// A list of PDQ hashes (`hash` or `hash,quality` lines, CSV, NDJSON); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub pdq: Vec<PathBuf>,
+    /// NDJSON as `schoon hash` prints it (every hash kind on a line is taken); repeatable.
+    #[arg(long, value_name = "NDJSON")]
+    pub hashes: Vec<PathBuf>,
+    /// Images (or directories of images) to hash and list; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub images: Vec<PathBuf>,
+    /// Name of the list these inputs form.
+    #[arg(long, default_value = "list")]
+    pub name: String,
+    /// Category of the list (e.g. csam).
+    #[arg(long, default_value = "unspecified")]
+    pub category: String,
+    /// Source of the list (supplier); defaults to the input file names.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Add to the lists and entries of an existing index (to publish several lists together).
+    #[arg(long, value_name = "INDEX")]
+    pub base_index: Option<PathBuf>,
+    /// Target false-positive rate of the filter per lookup.
+    #[arg(long, default_value_t = 1e-4)]
+    pub fpr: f64,
+    /// Filter structure.
+    #[arg(long, value_enum, default_value_t = KindArg::Fuse)]
+    pub kind: KindArg,
+    /// Leave the PDQ prefilter out of the filter (exact hashes only; see SECURITY.md: the
+    /// prefilter is an offline oracle an uploader could use to test edits).
+    #[arg(long)]
+    pub no_pdq_filter: bool,
+    /// PDQ prefilter: bands per listed hash.
+    #[arg(long, default_value_t = BandParams::default().bands)]
+    pub pdq_bands: u8,
+    /// PDQ prefilter: bits per band.
+    #[arg(long, default_value_t = BandParams::default().bits)]
+    pub pdq_band_bits: u8,
+    /// PDQ prefilter: least reliable bits flipped per band at query time.
+    #[arg(long, default_value_t = BandParams::default().flips)]
+    pub pdq_flips: u8,
+    /// Sign with this key (from `schoon keygen`).
+    #[arg(long, value_name = "KEY", required_unless_present = "unsigned", conflicts_with = "unsigned")]
+    pub signing_key: Option<PathBuf>,
+    /// Write unsigned sets (readers refuse them unless told to accept unsigned sets).
+    #[arg(long)]
+    pub unsigned: bool,
+    /// Set version (monotonic); default: the current unix time.
+    #[arg(long)]
+    pub set_version: Option<u64>,
+    /// Where to write the index.
+    #[arg(long, value_name = "INDEX")]
+    pub out_index: PathBuf,
+    /// Where to write the filter.
+    #[arg(long, value_name = "FILTER")]
+    pub out_filter: PathBuf,
+    /// Also write a filter delta from this older index's version to the new one.
+    #[arg(long, value_name = "OLD_INDEX", requires = "out_delta")]
+    pub delta_from: Option<PathBuf>,
+    /// Where to write the delta.
+    #[arg(long, value_name = "DELTA", requires = "delta_from")]
+    pub out_delta: Option<PathBuf>,
+    /// Skip invalid list lines (and report how many) instead of stopping at the first.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Hash images with the reference PDQ pipeline.
+    #[arg(long)]
+    pub reference: bool,
+    /// Worker threads for hashing images (default: all cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+}
+
+fn read_list(path: &Path, kind: Option<HashKind>, skip_invalid: bool) -> Result<ParsedList> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut parser = ListParser::new(&path.display().to_string(), ListOptions { kind, skip_invalid });
+    let mut out = ParsedList::default();
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        parser.line(&line, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn load_index(path: &Path, trust: &Trust) -> Result<Index> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Index::from_bytes(bytes, trust).with_context(|| format!("index {}", path.display()))
+}
+
+#[allow(clippy::print_stderr)]
+pub fn run(args: BuildArgs) -> Result<u8> {
+    let start = Instant::now();
+    let key = match &args.signing_key {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(SigningKey::from_text(&text).with_context(|| format!("signing key {}", p.display()))?)
+        }
+        None => None,
+    };
+    let trust = match &key {
+        Some(k) => Trust::key(k.public_key()),
+        None => Trust::unsigned(),
+    };
+    let mut builder = match &args.base_index {
+        Some(p) => SetBuilder::from_index(&load_index(p, &trust)?),
+        None => SetBuilder::new(),
+    };
+    let inputs: Vec<&PathBuf> = args
+        .md5
+        .iter()
+        .chain(&args.sha1)
+        .chain(&args.sha256)
+        .chain(&args.pdq)
+        .chain(&args.hashes)
+        .chain(&args.images)
+        .collect();
+    if inputs.is_empty() {
+        bail!("nothing to build from: give --md5, --sha1, --sha256, --pdq, --hashes or --images");
+    }
+    let source = args.source.clone().unwrap_or_else(|| {
+        inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    });
+    let list = builder.add_list(ListInfo::new(&args.name, &args.category, source))?;
+
+    let mut skipped = 0u64;
+    let lists: [(&Vec<PathBuf>, Option<HashKind>); 5] = [
+        (&args.md5, Some(HashKind::Md5)),
+        (&args.sha1, Some(HashKind::Sha1)),
+        (&args.sha256, Some(HashKind::Sha256)),
+        (&args.pdq, Some(HashKind::Pdq)),
+        (&args.hashes, None),
+    ];
+    for (paths, kind) in lists {
+        for p in paths {
+            let parsed = read_list(p, kind, args.skip_invalid)?;
+            if parsed.skipped > 0 {
+                eprintln!(
+                    "{}: skipped {} invalid lines (first: {})",
+                    p.display(),
+                    parsed.skipped,
+                    parsed.first_skipped.as_deref().unwrap_or("")
+                );
+            }
+            skipped += parsed.skipped;
+            builder.add_parsed(list, &parsed);
+        }
+    }
+
+    if !args.images.is_empty() {
+        let options = HashOptions {
+            mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
+            ..Default::default()
+        };
+        let inputs = files::expand(&args.images);
+        let mut failed = Vec::new();
+        run::ordered(&inputs, args.jobs, |i| hash_input(i, &options), |h| {
+            match (&h.exact, &h.image) {
+                (Some(exact), image) => {
+                    builder.add_image(list, exact, image.as_ref().ok());
+                    if let Err(e) = image {
+                        failed.push(format!("{}: {e} (exact hashes listed)", h.path.display()));
+                    }
+                }
+                (None, Err(e)) => failed.push(format!("{}: {e}", h.path.display())),
+                (None, Ok(_)) => {}
+            }
+            Ok(())
+        })?;
+        for f in &failed {
+            eprintln!("{f}");
+        }
+        if !failed.is_empty() && !args.skip_invalid {
+            bail!("{} images could not be hashed (use --skip-invalid to build anyway)", failed.len());
+        }
+    }
+
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let info = BuildInfo { set_version: args.set_version.unwrap_or(now), created: now, signing_key: key.as_ref() };
+    let mut salt = [0u8; 8];
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let params = FilterParams {
+        kind: match args.kind {
+            KindArg::Fuse => FilterKind::Fuse,
+            KindArg::Bloom => FilterKind::Bloom,
+        },
+        fpr: args.fpr,
+        pdq: (!args.no_pdq_filter).then_some(BandParams {
+            bands: args.pdq_bands,
+            bits: args.pdq_band_bits,
+            flips: args.pdq_flips,
+        }),
+        salt: u64::from_le_bytes(salt),
+    };
+    let (index, filter) = builder.build_both(&params, &info)?;
+    std::fs::write(&args.out_index, &index).with_context(|| format!("writing {}", args.out_index.display()))?;
+    std::fs::write(&args.out_filter, &filter).with_context(|| format!("writing {}", args.out_filter.display()))?;
+    if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {
+        let old = load_index(old, &trust)?;
+        let delta = builder.build_filter_delta(&old, &info)?;
+        std::fs::write(out, &delta).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "delta {} -> {}: {} bytes ({})",
+            old.header().set_version,
+            info.set_version,
+            delta.len(),
+            out.display()
+        );
+    }
+    let loaded = Index::from_bytes(index, &trust)?;
+    for l in loaded.lists() {
+        eprintln!(
+            "list {} ({}): {} md5, {} sha1, {} sha256, {} pdq",
+            l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq
+        );
+    }
+    eprintln!(
+        "version {}: index {} bytes, filter {} bytes ({}{}), {} invalid lines skipped, {:.2} s",
+        info.set_version,
+        loaded.as_bytes().len(),
+        filter.len(),
+        args.kind.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
+        if args.no_pdq_filter { ", no pdq prefilter" } else { ", with pdq prefilter" },
+        skipped,
+        start.elapsed().as_secs_f64()
+    );
+    if key.is_none() {
+        eprintln!("warning: the sets are unsigned; readers refuse them unless told to accept unsigned sets");
+    }
+    Ok(0)
+}

@@ -1,0 +1,88 @@
+//! `schoon scan`: verdicts for files.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use schoon_core::set::{Query, Verdict};
+use schoon_core::{HashOptions, PdqMode};
+use serde_json::{Map, Value, json};
+
+use crate::cmd::hash::{Hashed, hash_input};
+use crate::files;
+use crate::run;
+use crate::sets::{SetArgs, exit_code};
+
+/// Arguments of `schoon scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub set: SetArgs,
+    /// Hash with the reference PDQ pipeline (slower, bit-exact with Meta's C++ core).
+    #[arg(long)]
+    pub reference: bool,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    pub jobs: usize,
+    /// Files or directories (recursed, entries sorted by name).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn run(args: ScanArgs) -> Result<u8> {
+    let set = args.set.load()?;
+    let match_options = args.set.options();
+    let options = HashOptions {
+        mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
+        ..Default::default()
+    };
+    let inputs = files::expand(&args.paths);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let (mut found, mut errors) = (false, false);
+    run::ordered(
+        &inputs,
+        args.jobs,
+        |input| {
+            let h: Hashed = hash_input(input, &options);
+            let verdict = h.exact.map(|exact| {
+                let query = Query::from_hashes(&exact, h.image.as_ref().ok());
+                set.check(&query, &match_options)
+            });
+            (h, verdict)
+        },
+        |(h, outcome)| {
+            let mut o = Map::new();
+            o.insert("path".into(), json!(h.path.to_string_lossy()));
+            match outcome {
+                Some(outcome) => {
+                    // The exact hashes were checked. A hit stands; otherwise a file whose image
+                    // could not be decoded (so PDQ could not be checked) is an error, not clean.
+                    let verdict = match (&h.image, outcome.verdict) {
+                        (Err(_), Verdict::Clean) => "error",
+                        (_, v) => v.name(),
+                    };
+                    found |= outcome.verdict != Verdict::Clean;
+                    o.insert("verdict".into(), json!(verdict));
+                    o.insert("matches".into(), Value::Array(outcome.matches));
+                    if let Err(e) = &h.image {
+                        errors = true;
+                        o.insert("error".into(), json!(e));
+                    }
+                }
+                None => {
+                    errors = true;
+                    o.insert("verdict".into(), json!("error"));
+                    o.insert("matches".into(), json!([]));
+                    o.insert("error".into(), json!(h.image.as_ref().err()));
+                }
+            }
+            serde_json::to_writer(&mut out, &o)?;
+            out.write_all(b"\n")?;
+            Ok(())
+        },
+    )?;
+    out.flush()?;
+    Ok(exit_code(found, errors))
+}
