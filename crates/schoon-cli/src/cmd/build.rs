@@ -77,6 +77,9 @@ pub struct BuildArgs {
     /// PDQ prefilter: least reliable bits flipped per band at query time.
     #[arg(long, default_value_t = BandParams::default().flips)]
     pub pdq_flips: u8,
+    /// PDQ prefilter: fingerprint bits per band key (8, 16, 24 or 32).
+    #[arg(long, default_value_t = BandParams::default().fingerprint)]
+    pub pdq_fingerprint: u8,
     /// Sign with this key (from `schoon keygen`).
     #[arg(long, value_name = "KEY", required_unless_present = "unsigned", conflicts_with = "unsigned")]
     pub signing_key: Option<PathBuf>,
@@ -232,6 +235,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
             bands: args.pdq_bands,
             bits: args.pdq_band_bits,
             flips: args.pdq_flips,
+            fingerprint: args.pdq_fingerprint,
         }),
         salt: u64::from_le_bytes(salt),
     };

@@ -28,13 +28,24 @@ pub struct BandParams {
     pub bits: u8,
     /// Least reliable bits flipped per band at query time (`2^flips` probes per band).
     pub flips: u8,
+    /// Fingerprint bits per band key in the filter: 8, 16, 24 or 32. The false-positive rate
+    /// per probe is `2^-fingerprint` and every image makes `probes_per_image` probes, so 24 bits
+    /// keep filter false positives near 0.003 % of images. (24 is a binary fuse 16 and a
+    /// binary fuse 8 filter over independently mixed keys: a probe must hit both.)
+    #[serde(default = "default_fingerprint")]
+    pub fingerprint: u8,
+}
+
+fn default_fingerprint() -> u8 {
+    24
 }
 
 impl Default for BandParams {
-    /// 8 bands of 40 bits, 3 flipped bits: 512 probes per image (see the crate README for the
-    /// measured recall and false-candidate rate).
+    /// 8 bands of 37 bits, 3 flipped bits, 24-bit fingerprints: 512 probes per image, about
+    /// 27 filter bytes per listed hash (measured recall and false-candidate rate:
+    /// `cargo bench -p schoon-core --bench prefilter`, summarised in the crate README).
     fn default() -> Self {
-        BandParams { bands: 8, bits: 40, flips: 3 }
+        BandParams { bands: 8, bits: 37, flips: 3, fingerprint: 24 }
     }
 }
 
@@ -48,6 +59,12 @@ impl BandParams {
         }
         if self.flips > 8 || self.flips >= self.bits {
             return Err(Error::caller(format!("pdq band flips {} out of range 0..=8", self.flips)));
+        }
+        if ![8, 16, 24, 32].contains(&self.fingerprint) {
+            return Err(Error::caller(format!(
+                "pdq fingerprint of {} bits: expected 8, 16, 24 or 32",
+                self.fingerprint
+            )));
         }
         Ok(())
     }
@@ -168,7 +185,7 @@ mod tests {
 
     #[test]
     fn flipping_the_least_reliable_bits_is_recovered() {
-        let s = BandScheme::new(BandParams { bands: 1, bits: 40, flips: 2 }, 7).unwrap();
+        let s = BandScheme::new(BandParams { bands: 1, bits: 40, flips: 2, fingerprint: 16 }, 7).unwrap();
         let mut rng = SplitMix(99);
         let mut c = [[0f32; 16]; 16];
         for v in c.iter_mut().flatten() {
@@ -199,9 +216,11 @@ mod tests {
 
     #[test]
     fn parameters_are_checked() {
-        assert!(BandScheme::new(BandParams { bands: 0, bits: 40, flips: 3 }, 1).is_err());
-        assert!(BandScheme::new(BandParams { bands: 8, bits: 65, flips: 3 }, 1).is_err());
-        assert!(BandScheme::new(BandParams { bands: 8, bits: 40, flips: 9 }, 1).is_err());
+        let ok = BandParams::default();
+        assert!(BandScheme::new(BandParams { bands: 0, ..ok }, 1).is_err());
+        assert!(BandScheme::new(BandParams { bits: 65, ..ok }, 1).is_err());
+        assert!(BandScheme::new(BandParams { flips: 9, ..ok }, 1).is_err());
+        assert!(BandScheme::new(BandParams { fingerprint: 12, ..ok }, 1).is_err());
         assert_eq!(BandParams::default().probes_per_image(), 512);
     }
 }

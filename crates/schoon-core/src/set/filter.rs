@@ -25,6 +25,14 @@ use crate::error::{BadInput, Error};
 
 pub(crate) const TAG_EXACT: [u8; 4] = *b"EXCT";
 pub(crate) const TAG_PDQ_BANDS: [u8; 4] = *b"PDQB";
+/// The second stage of 24-bit PDQ fingerprints: a binary fuse 8 over remixed band keys.
+pub(crate) const TAG_PDQ_BANDS_2: [u8; 4] = *b"PDQC";
+
+/// The key of the second stage: independent of the first stage's fingerprint.
+#[inline]
+fn remix(key: u64) -> u64 {
+    super::keys::fmix64(key ^ 0x2545_f491_4f6c_dd1d)
+}
 
 /// Which approximate-membership structure a filter uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,6 +138,7 @@ fn filter_error(e: schoon_filter::Error) -> Error {
 struct Part {
     exact: Option<FilterBuf>,
     pdq: Option<FilterBuf>,
+    pdq2: Option<FilterBuf>,
 }
 
 impl Part {
@@ -138,6 +147,13 @@ impl Part {
     }
     fn pdq(&self) -> Option<FilterRef<'_>> {
         self.pdq.as_ref().map(FilterBuf::view)
+    }
+
+    /// Whether a PDQ band key is in this part (both stages).
+    #[inline]
+    fn has_pdq_key(&self, key: u64) -> bool {
+        self.pdq.as_ref().is_some_and(|f| f.view().contains(key))
+            && self.pdq2.as_ref().is_none_or(|f| f.view().contains(remix(key)))
     }
 }
 
@@ -177,7 +193,11 @@ fn load_part(bytes: &[u8], trust: &Trust, expect: Artifact) -> Result<(Header, F
     let section = |tag: &[u8; 4]| -> Result<Option<FilterBuf>, Error> {
         parsed.section(tag).map(|s| FilterBuf::from_bytes(s.to_vec()).map_err(filter_error)).transpose()
     };
-    let part = Part { exact: section(&TAG_EXACT)?, pdq: section(&TAG_PDQ_BANDS)? };
+    let part = Part {
+        exact: section(&TAG_EXACT)?,
+        pdq: section(&TAG_PDQ_BANDS)?,
+        pdq2: section(&TAG_PDQ_BANDS_2)?,
+    };
     Ok((parsed.header.clone(), meta, part))
 }
 
@@ -244,6 +264,10 @@ impl Filter {
                 s.pdq_kind = Some(f.kind());
                 s.pdq_fpr = f.false_positive_rate();
             }
+            if let Some(f) = p.pdq2.as_ref().map(FilterBuf::view) {
+                s.pdq_bytes += f.size_bytes() as u64;
+                s.pdq_fpr *= f.false_positive_rate();
+            }
         }
         s.parts = self.parts.len();
         s
@@ -304,6 +328,9 @@ impl Filter {
         let Some(base) = self.parts.first() else { return Ok(false) };
         // Merge into copies first so a mismatch leaves the base untouched.
         let mut merged = base.clone();
+        if merged.pdq2.is_some() || delta.pdq2.is_some() {
+            return Ok(false);
+        }
         for (b, d) in [(&mut merged.exact, &delta.exact), (&mut merged.pdq, &delta.pdq)] {
             match (b, d) {
                 (Some(b), Some(d)) => {
@@ -341,9 +368,8 @@ impl Filter {
             if pdq.quality.is_none_or(|q| q >= options.min_quality) {
                 keys.clear();
                 scheme.probe_keys(pdq.variants(), pdq.coefficients.as_ref(), &mut keys);
-                let filters: Vec<FilterRef<'_>> = self.parts.iter().filter_map(Part::pdq).collect();
-                hits.probes += (keys.len() * filters.len()) as u32;
-                if keys.iter().any(|&k| filters.iter().any(|f| f.contains(k))) {
+                hits.probes += (keys.len() * self.parts.len()) as u32;
+                if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
                     hits.kinds.push(HashKind::Pdq);
                 }
             }
@@ -398,6 +424,28 @@ pub(crate) fn build_section(params: &FilterParams, keys: &[u64]) -> Result<Vec<u
     schoon_filter::build(kind, keys, params.fpr, params.salt ^ 0x4b45_5953)
         .map(FilterBuf::into_bytes)
         .map_err(|e| Error::caller(format!("building the filter: {e}")))
+}
+
+/// Builds the PDQ band sections: one filter, or two stacked filters for 24-bit fingerprints.
+pub(crate) fn build_pdq_sections(
+    params: &FilterParams,
+    bands: &BandParams,
+    keys: &[u64],
+    bloom_blocks: Option<u32>,
+) -> Result<(Vec<u8>, Option<Vec<u8>>), Error> {
+    let fpr = |bits: u8| 0.5f64.powi(i32::from(bits));
+    if let Some(blocks) = bloom_blocks {
+        return Ok((build_bloom_blocks(params, keys, blocks)?, None));
+    }
+    match (params.kind, bands.fingerprint) {
+        (FilterKind::Fuse, 24) => {
+            let first = build_section(&FilterParams { fpr: fpr(16), ..*params }, keys)?;
+            let remixed: Vec<u64> = keys.iter().map(|&k| remix(k)).collect();
+            let second = build_section(&FilterParams { fpr: fpr(8), ..*params }, &remixed)?;
+            Ok((first, Some(second)))
+        }
+        (_, bits) => Ok((build_section(&FilterParams { fpr: fpr(bits), ..*params }, keys)?, None)),
+    }
 }
 
 /// Keys of exact digests.

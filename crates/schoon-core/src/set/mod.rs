@@ -455,15 +455,16 @@ impl SetBuilder {
     ) -> Result<(Vec<u8>, FilterMeta), Error> {
         self.normalize();
         let (exact, pdq) = self.keys(params)?;
-        let (exact_section, pdq_section) = match bloom_blocks {
-            Some((eb, pb)) => (
-                filter::build_bloom_blocks(params, &exact, eb)?,
-                pdq.as_ref().map(|k| filter::build_bloom_blocks(params, k, pb)).transpose()?,
-            ),
-            None => (
-                filter::build_section(params, &exact)?,
-                pdq.as_ref().map(|k| filter::build_section(params, k)).transpose()?,
-            ),
+        let exact_section = match bloom_blocks {
+            Some((eb, _)) => filter::build_bloom_blocks(params, &exact, eb)?,
+            None => filter::build_section(params, &exact)?,
+        };
+        let (pdq_section, pdq_section_2) = match (&pdq, &params.pdq) {
+            (Some(keys), Some(bands)) => {
+                let (a, b) = filter::build_pdq_sections(params, bands, keys, bloom_blocks.map(|(_, pb)| pb))?;
+                (Some(a), b)
+            }
+            _ => (None, None),
         };
         let mut filter_meta = FilterMeta::from_params(params);
         if params.kind == FilterKind::Bloom {
@@ -483,6 +484,9 @@ impl SetBuilder {
         let mut sections: Vec<([u8; 4], &[u8])> = vec![(filter::TAG_EXACT, &exact_section)];
         if let Some(p) = &pdq_section {
             sections.push((filter::TAG_PDQ_BANDS, p));
+        }
+        if let Some(p) = &pdq_section_2 {
+            sections.push((filter::TAG_PDQ_BANDS_2, p));
         }
         let header = container::WriteHeader {
             artifact,
