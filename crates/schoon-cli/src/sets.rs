@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use schoon_core::set::{Filter, FilterHits, Index, Match, MatchOptions, Query, Trust, Verdict};
 use schoon_core::PublicKey;
+use schoon_core::set::{Filter, FilterHits, Index, Match, MatchOptions, Query, Trust, Verdict};
 use serde_json::{Value, json};
 
 /// The embedded demo set: built by `cargo xtask examples` from `examples/listed/`.
@@ -49,12 +49,16 @@ impl SetArgs {
     fn trust(&self) -> Result<Trust> {
         match &self.public_key {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-                let key = PublicKey::from_text(&text).with_context(|| format!("public key {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                let key = PublicKey::from_text(&text)
+                    .with_context(|| format!("public key {}", p.display()))?;
                 Ok(Trust { public_key: Some(key), allow_unsigned: self.allow_unsigned })
             }
             None if self.allow_unsigned => Ok(Trust::unsigned()),
-            None => bail!("pass --public-key KEY.pub to verify the set's signature (or --allow-unsigned)"),
+            None => bail!(
+                "pass --public-key KEY.pub to verify the set's signature (or --allow-unsigned)"
+            ),
         }
     }
 
@@ -62,15 +66,18 @@ impl SetArgs {
     pub fn load(&self) -> Result<Set> {
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         if let Some(p) = &self.index {
-            let index = Index::from_bytes(read(p)?, &self.trust()?).with_context(|| format!("index {}", p.display()))?;
+            let index = Index::from_bytes(read(p)?, &self.trust()?)
+                .with_context(|| format!("index {}", p.display()))?;
             return Ok(Set::Index(Box::new(index)));
         }
         if let Some(p) = &self.filter {
-            let filter = Filter::from_bytes(&read(p)?, &self.trust()?).with_context(|| format!("filter {}", p.display()))?;
+            let filter = Filter::from_bytes(&read(p)?, &self.trust()?)
+                .with_context(|| format!("filter {}", p.display()))?;
             return Ok(Set::Filter(Box::new(filter)));
         }
         let key = PublicKey::from_text(DEFAULT_PUBLIC_KEY).context("embedded public key")?;
-        let index = Index::from_bytes(DEFAULT_INDEX.to_vec(), &Trust::key(key)).context("embedded default set")?;
+        let index = Index::from_bytes(DEFAULT_INDEX.to_vec(), &Trust::key(key))
+            .context("embedded default set")?;
         Ok(Set::Index(Box::new(index)))
     }
 }
@@ -98,7 +105,10 @@ impl Set {
         match self {
             Set::Index(index) => {
                 let matches = index.lookup(query, options);
-                Outcome { verdict: Verdict::of_matches(&matches), matches: matches.iter().map(match_json).collect() }
+                Outcome {
+                    verdict: Verdict::of_matches(&matches),
+                    matches: matches.iter().map(match_json).collect(),
+                }
             }
             Set::Filter(filter) => {
                 let FilterHits { kinds, .. } = filter.check(query, options);

@@ -38,8 +38,23 @@ fn build(extra: &[&str]) -> Built {
     let idx = dir.path().join("set.index");
     let flt = dir.path().join("set.filter");
     let mut args: Vec<String> = [
-        "build", "--images", s(&images), "--md5", s(&md5), "--name", "test-list", "--category", "test",
-        "--signing-key", s(&key), "--out-index", s(&idx), "--out-filter", s(&flt), "--set-version", "5",
+        "build",
+        "--images",
+        s(&images),
+        "--md5",
+        s(&md5),
+        "--name",
+        "test-list",
+        "--category",
+        "test",
+        "--signing-key",
+        s(&key),
+        "--out-index",
+        s(&idx),
+        "--out-filter",
+        s(&flt),
+        "--set-version",
+        "5",
     ]
     .iter()
     .map(|x| x.to_string())
@@ -52,7 +67,11 @@ fn build(extra: &[&str]) -> Built {
 }
 
 fn edited_copy(dir: &Path) -> std::path::PathBuf {
-    let img = image::open(fixture("large-1600x1200.jpg")).unwrap().fliph().resize(800, 600, image::imageops::FilterType::Triangle);
+    let img = image::open(fixture("large-1600x1200.jpg")).unwrap().fliph().resize(
+        800,
+        600,
+        image::imageops::FilterType::Triangle,
+    );
     let p = dir.join("edited.jpg");
     img.save(&p).unwrap();
     p
@@ -88,11 +107,19 @@ fn scan_with_index_and_filter() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = stdout_lines(&out);
     assert_eq!(lines[0]["verdict"], "match");
-    let kinds: Vec<&str> = lines[0]["matches"].as_array().unwrap().iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = lines[0]["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["md5", "sha1", "sha256", "pdq"]);
     assert_eq!(lines[1]["verdict"], "match");
     let m = &lines[1]["matches"][0];
-    assert_eq!((m["list"].as_str(), m["category"].as_str(), m["kind"].as_str()), (Some("test-list"), Some("test"), Some("pdq")));
+    assert_eq!(
+        (m["list"].as_str(), m["category"].as_str(), m["kind"].as_str()),
+        (Some("test-list"), Some("test"), Some("pdq"))
+    );
     assert!(m["distance"].as_u64().unwrap() <= 31);
     assert_eq!(m["variant"], "flipy");
     assert_eq!(lines[2]["verdict"], "clean");
@@ -109,7 +136,14 @@ fn scan_with_index_and_filter() {
     assert_eq!(lines[1]["matches"][0]["kind"], "pdq");
 
     // Clean only: exit 0.
-    let out = schoon(&["scan", "--filter", &b.p("set.filter"), "--public-key", &b.p("key.pub"), s(&innocent)]);
+    let out = schoon(&[
+        "scan",
+        "--filter",
+        &b.p("set.filter"),
+        "--public-key",
+        &b.p("key.pub"),
+        s(&innocent),
+    ]);
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -123,14 +157,32 @@ fn sets_are_verified() {
     let other = b.path("other");
     schoon(&["keygen", "--out", s(&other)]);
     let other_pub = format!("{}.pub", s(&other));
-    let out = schoon(&["scan", "--filter", &b.p("set.filter"), "--public-key", &other_pub, s(&fixture("scene-rgb.png"))]);
+    let out = schoon(&[
+        "scan",
+        "--filter",
+        &b.p("set.filter"),
+        "--public-key",
+        &other_pub,
+        s(&fixture("scene-rgb.png")),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("set signature refused"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("set signature refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut bytes = std::fs::read(b.path("set.filter")).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 1;
     std::fs::write(b.path("tampered.filter"), &bytes).unwrap();
-    let out = schoon(&["scan", "--filter", &b.p("tampered.filter"), "--public-key", &b.p("key.pub"), s(&fixture("scene-rgb.png"))]);
+    let out = schoon(&[
+        "scan",
+        "--filter",
+        &b.p("tampered.filter"),
+        "--public-key",
+        &b.p("key.pub"),
+        s(&fixture("scene-rgb.png")),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
 }
@@ -139,8 +191,17 @@ fn sets_are_verified() {
 fn check_hashes_users_already_have() {
     let b = build(&[]);
     let list = b.path("query.txt");
-    std::fs::write(&list, "0123456789ABCDEF0123456789abcdef\nffffffffffffffffffffffffffffffff\n").unwrap();
-    let out = schoon(&["check", "--index", &b.p("set.index"), "--public-key", &b.p("key.pub"), "--md5", s(&list)]);
+    std::fs::write(&list, "0123456789ABCDEF0123456789abcdef\nffffffffffffffffffffffffffffffff\n")
+        .unwrap();
+    let out = schoon(&[
+        "check",
+        "--index",
+        &b.p("set.index"),
+        "--public-key",
+        &b.p("key.pub"),
+        "--md5",
+        s(&list),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let lines = stdout_lines(&out);
     assert_eq!(lines[0]["verdict"], "match");
@@ -148,10 +209,19 @@ fn check_hashes_users_already_have() {
     assert_eq!(lines[1]["verdict"], "clean");
 
     // NDJSON from `schoon hash` is checked file by file.
-    let hashed = schoon(&["hash", s(&fixture("scene-rgb.png")), s(&fixture("odd-size-251x187.jpg"))]);
+    let hashed =
+        schoon(&["hash", s(&fixture("scene-rgb.png")), s(&fixture("odd-size-251x187.jpg"))]);
     let nd = b.path("hashes.ndjson");
     std::fs::write(&nd, &hashed.stdout).unwrap();
-    let out = schoon(&["check", "--filter", &b.p("set.filter"), "--public-key", &b.p("key.pub"), "--hashes", s(&nd)]);
+    let out = schoon(&[
+        "check",
+        "--filter",
+        &b.p("set.filter"),
+        "--public-key",
+        &b.p("key.pub"),
+        "--hashes",
+        s(&nd),
+    ]);
     let lines = stdout_lines(&out);
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["verdict"], "candidate");
@@ -160,9 +230,19 @@ fn check_hashes_users_already_have() {
 
     let bad = b.path("bad.txt");
     std::fs::write(&bad, "0123456789abcdef0123456789abcdef\nnot-a-hash\n").unwrap();
-    let out = schoon(&["check", "--index", &b.p("set.index"), "--public-key", &b.p("key.pub"), "--md5", s(&bad)]);
+    let out = schoon(&[
+        "check",
+        "--index",
+        &b.p("set.index"),
+        "--public-key",
+        &b.p("key.pub"),
+        "--md5",
+        s(&bad),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.txt:2: invalid md5 hash 'not-a-hash'"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.txt:2: invalid md5 hash 'not-a-hash'")
+    );
 }
 
 #[test]
@@ -172,17 +252,41 @@ fn build_reports_bad_lines_and_can_skip_them() {
     std::fs::write(&list, "pdq,quality\nf8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22,100\nxyz,3\n").unwrap();
     let idx = dir.path().join("i");
     let flt = dir.path().join("f");
-    let out = schoon(&["build", "--pdq", s(&list), "--unsigned", "--out-index", s(&idx), "--out-filter", s(&flt)]);
+    let out = schoon(&[
+        "build",
+        "--pdq",
+        s(&list),
+        "--unsigned",
+        "--out-index",
+        s(&idx),
+        "--out-filter",
+        s(&flt),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("pdq.csv:3: invalid pdq hash 'xyz'"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = schoon(&["build", "--pdq", s(&list), "--unsigned", "--skip-invalid", "--out-index", s(&idx), "--out-filter", s(&flt)]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pdq.csv:3: invalid pdq hash 'xyz'"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = schoon(&[
+        "build",
+        "--pdq",
+        s(&list),
+        "--unsigned",
+        "--skip-invalid",
+        "--out-index",
+        s(&idx),
+        "--out-filter",
+        s(&flt),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("skipped 1 invalid lines"), "{err}");
     assert!(err.contains("unsigned"), "{err}");
     // Unsigned sets are refused unless allowed.
     let q = dir.path().join("q.txt");
-    std::fs::write(&q, "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\n").unwrap();
+    std::fs::write(&q, "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22\n")
+        .unwrap();
     let out = schoon(&["check", "--index", s(&idx), "--pdq", s(&q)]);
     assert_eq!(out.status.code(), Some(2));
     let out = schoon(&["check", "--index", s(&idx), "--allow-unsigned", "--pdq", s(&q)]);
@@ -214,17 +318,36 @@ fn inspect_shows_kind_version_counts_and_signature() {
 fn deltas_from_the_command_line() {
     let b = build(&[]);
     let more = b.path("more.txt");
-    std::fs::write(&more, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n").unwrap();
+    std::fs::write(&more, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n")
+        .unwrap();
     let out = schoon(&[
-        "build", "--base-index", &b.p("set.index"), "--sha256", s(&more), "--name", "second",
-        "--signing-key", &b.p("key"), "--set-version", "6",
-        "--out-index", &b.p("v6.index"), "--out-filter", &b.p("v6.filter"),
-        "--delta-from", &b.p("set.index"), "--out-delta", &b.p("v5-v6.delta"),
+        "build",
+        "--base-index",
+        &b.p("set.index"),
+        "--sha256",
+        s(&more),
+        "--name",
+        "second",
+        "--signing-key",
+        &b.p("key"),
+        "--set-version",
+        "6",
+        "--out-index",
+        &b.p("v6.index"),
+        "--out-filter",
+        &b.p("v6.filter"),
+        "--delta-from",
+        &b.p("set.index"),
+        "--out-delta",
+        &b.p("v5-v6.delta"),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let out = schoon(&["inspect", &b.p("v5-v6.delta"), "--public-key", &b.p("key.pub")]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((v["kind"].as_str(), v["set_version"].as_u64(), v["base_version"].as_u64()), (Some("filter delta"), Some(6), Some(5)));
+    assert_eq!(
+        (v["kind"].as_str(), v["set_version"].as_u64(), v["base_version"].as_u64()),
+        (Some("filter delta"), Some(6), Some(5))
+    );
     let out = schoon(&["inspect", &b.p("v6.index")]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["metadata"]["lists"].as_array().unwrap().len(), 2, "both lists in the new index");
@@ -253,4 +376,46 @@ fn the_embedded_default_set_finds_the_examples() {
         .collect();
     assert!(near.len() >= 5, "{near:?}");
     assert!(near.iter().any(|&d| d > 0), "near-duplicates with distances: {near:?}");
+}
+
+#[test]
+fn large_lists_report_the_right_line_when_parsed_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("big.txt");
+    let mut text = String::from("# generated\n");
+    for i in 0..60_000u32 {
+        if i == 40_000 {
+            text.push_str("oops\n");
+        } else {
+            text.push_str(&format!("{:032x}\n", u128::from(i) * 0x9E37_79B9_7F4A_7C15));
+        }
+    }
+    std::fs::write(&list, text).unwrap();
+    let (i, f) = (dir.path().join("i"), dir.path().join("f"));
+    let out = schoon(&[
+        "build",
+        "--md5",
+        s(&list),
+        "--unsigned",
+        "--out-index",
+        s(&i),
+        "--out-filter",
+        s(&f),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("big.txt:40002: invalid md5 hash 'oops'"), "{err}");
+    let out = schoon(&[
+        "build",
+        "--md5",
+        s(&list),
+        "--unsigned",
+        "--skip-invalid",
+        "--out-index",
+        s(&i),
+        "--out-filter",
+        s(&f),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("59999 md5"));
 }

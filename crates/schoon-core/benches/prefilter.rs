@@ -13,14 +13,15 @@ use std::path::PathBuf;
 
 use image::{DynamicImage, ImageFormat, imageops};
 use schoon_core::set::{
-    BandParams, BuildInfo, Filter, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust,
+    BandParams, BuildInfo, Filter, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder,
+    Trust,
 };
 use schoon_core::{HashOptions, PdqHash, hash_image};
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("SCHOON_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
+    let dir = std::env::var_os("SCHOON_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+    });
     dir.join("bsds500").is_dir().then_some(dir)
 }
 
@@ -71,12 +72,16 @@ impl Rng {
 
 fn main() {
     let Some(root) = corpus() else {
-        eprintln!("SKIPPED: the prefilter figures need the evaluation corpus (../shared/corpus or SCHOON_CORPUS)");
+        eprintln!(
+            "SKIPPED: the prefilter figures need the evaluation corpus (../shared/corpus or SCHOON_CORPUS)"
+        );
         return;
     };
     let mut files: Vec<PathBuf> = ["train", "val"]
         .iter()
-        .flat_map(|d| std::fs::read_dir(root.join("bsds500").join(d)).unwrap().map(|e| e.unwrap().path()))
+        .flat_map(|d| {
+            std::fs::read_dir(root.join("bsds500").join(d)).unwrap().map(|e| e.unwrap().path())
+        })
         .collect();
     files.sort();
     let opts = HashOptions::default();
@@ -85,12 +90,22 @@ fn main() {
         .map(|f| {
             let bytes = std::fs::read(f).unwrap();
             let img = image::load_from_memory(&bytes).unwrap();
-            let q = |b: &[u8]| Query::from_hashes(&schoon_core::ExactHashes::of(b), hash_image(b, &opts).ok().as_ref());
+            let q = |b: &[u8]| {
+                Query::from_hashes(
+                    &schoon_core::ExactHashes::of(b),
+                    hash_image(b, &opts).ok().as_ref(),
+                )
+            };
             (q(&bytes), edits(&img).iter().map(|(_, e)| q(e)).collect())
         })
         .collect();
     let (listed, distinct) = hashed.split_at(hashed.len() / 2);
-    eprintln!("{} listed photos with {} edits each, {} distinct photos", listed.len(), listed[0].1.len(), distinct.len());
+    eprintln!(
+        "{} listed photos with {} edits each, {} distinct photos",
+        listed.len(),
+        listed[0].1.len(),
+        distinct.len()
+    );
 
     let listed_pdq: Vec<(PdqHash, u8)> = listed
         .iter()
@@ -120,12 +135,18 @@ fn main() {
             let coeffs = schoon_core::Coefficients(c);
             let variants: Vec<PdqHash> = (0..8).map(|v| coeffs.hash(v)).collect();
             Query {
-                pdq: Some(schoon_core::set::PdqQuery { variants, quality: Some(100), coefficients: Some(coeffs) }),
+                pdq: Some(schoon_core::set::PdqQuery {
+                    variants,
+                    quality: Some(100),
+                    coefficients: Some(coeffs),
+                }),
                 ..Default::default()
             }
         })
         .collect();
-    println!("\n| listed | bands x bits, flips, fingerprint | probes/image | relative recall (edited copies) | false candidates (distinct photos and edits) | false candidates (20,000 synthetic queries) | filter bytes per listed hash |");
+    println!(
+        "\n| listed | bands x bits, flips, fingerprint | probes/image | relative recall (edited copies) | false candidates (distinct photos and edits) | false candidates (20,000 synthetic queries) | filter bytes per listed hash |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let key = schoon_core::SigningKey::from_seed([3; 32]);
     let info = BuildInfo { set_version: 1, created: 0, signing_key: Some(&key) };
@@ -173,7 +194,8 @@ fn main() {
                     }
                 }
             }
-            let synthetic_hits = synthetic.iter().filter(|q| filter.check(q, &m).is_candidate()).count();
+            let synthetic_hits =
+                synthetic.iter().filter(|q| filter.check(q, &m).is_candidate()).count();
             println!(
                 "| {total} | {} x {}, {}, {} | {} | {:.1} % ({found}/{matched}) | {:.2} % ({false_cand}/{queries}) | {:.2} % | {:.1} |",
                 bands.bands,

@@ -9,7 +9,9 @@
 
 use std::time::Instant;
 
-use schoon_core::set::{BuildInfo, Filter, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust};
+use schoon_core::set::{
+    BuildInfo, Filter, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust,
+};
 use schoon_core::{HashOptions, PdqHash, Sha256, SigningKey, hash_bytes};
 
 struct Rng(u64);
@@ -45,7 +47,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let scale: f64 = std::env::var("SCHOON_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let scale: f64 =
+        std::env::var("SCHOON_BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let key = SigningKey::from_seed([1; 32]);
     let info = BuildInfo { set_version: 1, created: 0, signing_key: Some(&key) };
     let trust = Trust::key(key.public_key());
@@ -65,16 +68,21 @@ fn main() {
     }
     let generated = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let (index_bytes, filter_bytes) = b.build_both(&FilterParams { salt: 42, ..Default::default() }, &info).unwrap();
+    let (index_bytes, filter_bytes) =
+        b.build_both(&FilterParams { salt: 42, ..Default::default() }, &info).unwrap();
     let build = t.elapsed().as_secs_f64();
     drop(b);
     println!("\n## Build ({n_sha} SHA-256 + {n_pdq} PDQ)\n");
     println!("| step | seconds |\n|---|---|");
     println!("| generate entries | {generated:.2} |");
     println!("| sort, index, filter, sign (build_both) | {build:.2} |");
-    println!("index {:.1} MB, filter {:.1} MB ({:.2} bytes per listed hash), peak RSS {:.0} MB",
-        index_bytes.len() as f64 / 1e6, filter_bytes.len() as f64 / 1e6,
-        filter_bytes.len() as f64 / (n_sha + n_pdq) as f64, peak_rss_mb());
+    println!(
+        "index {:.1} MB, filter {:.1} MB ({:.2} bytes per listed hash), peak RSS {:.0} MB",
+        index_bytes.len() as f64 / 1e6,
+        filter_bytes.len() as f64 / 1e6,
+        filter_bytes.len() as f64 / (n_sha + n_pdq) as f64,
+        peak_rss_mb()
+    );
 
     // 2. Filter load and lookups.
     let t = Instant::now();
@@ -82,15 +90,25 @@ fn main() {
     let load = t.elapsed().as_secs_f64() * 1000.0;
     let stats = filter.stats();
     println!("\n## Filter\n");
-    println!("load and verify {:.1} MB: {load:.1} ms (SHA-256 + Ed25519 over the bytes; no per-entry parsing)", filter_bytes.len() as f64 / 1e6);
-    println!("exact section: {} keys, {:.2} bits/key, {:?}; pdq section: {} keys, {:.2} bits/key",
-        stats.exact_keys, stats.exact_bytes as f64 * 8.0 / stats.exact_keys.max(1) as f64, stats.exact_kind,
-        stats.pdq_keys, stats.pdq_bytes as f64 * 8.0 / stats.pdq_keys.max(1) as f64);
-    let queries: Vec<Query> = (0..200_000).map(|_| {
-        let mut q = Query::default();
-        q.sha256 = Some(Sha256(rng.bytes32()));
-        q
-    }).collect();
+    println!(
+        "load and verify {:.1} MB: {load:.1} ms (SHA-256 + Ed25519 over the bytes; no per-entry parsing)",
+        filter_bytes.len() as f64 / 1e6
+    );
+    println!(
+        "exact section: {} keys, {:.2} bits/key, {:?}; pdq section: {} keys, {:.2} bits/key",
+        stats.exact_keys,
+        stats.exact_bytes as f64 * 8.0 / stats.exact_keys.max(1) as f64,
+        stats.exact_kind,
+        stats.pdq_keys,
+        stats.pdq_bytes as f64 * 8.0 / stats.pdq_keys.max(1) as f64
+    );
+    let queries: Vec<Query> = (0..200_000)
+        .map(|_| {
+            let mut q = Query::default();
+            q.sha256 = Some(Sha256(rng.bytes32()));
+            q
+        })
+        .collect();
     let opts = MatchOptions::default();
     let mut rates = Vec::new();
     for _ in 0..5 {
@@ -105,7 +123,9 @@ fn main() {
     println!("exact checks (key derivation + lookup): {:.1} M/s median", median(rates));
 
     // The probe set of one real image (8 variants x 8 bands x 8 flips + 3 exact).
-    let fixture = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/scene-rgb.png")).unwrap();
+    let fixture =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/scene-rgb.png"))
+            .unwrap();
     let report = hash_bytes(&fixture, &HashOptions::default());
     let q = Query::from_hashes(&report.exact, report.image.as_ref().ok());
     let mut times = Vec::new();
@@ -120,7 +140,9 @@ fn main() {
 
     // 3. PDQ index: linear scan vs multi-index.
     println!("\n## PDQ index query (8 dihedral variants, threshold 31), median µs\n");
-    println!("| listed PDQ | linear scan | multi-index | memory linear (MB) | memory multi-index (MB) |\n|---|---|---|---|---|");
+    println!(
+        "| listed PDQ | linear scan | multi-index | memory linear (MB) | memory multi-index (MB) |\n|---|---|---|---|---|"
+    );
     let sizes: Vec<usize> = [1_000usize, 10_000, 30_000, 100_000, 300_000, 1_000_000]
         .into_iter()
         .map(|n| ((n as f64) * scale.max(0.1).min(1.0)) as usize)

@@ -125,7 +125,8 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
         let plane = block_means_from_pixels(samples, channels, w, h, usize::from(block), limits)?;
         pdq::hash_block_means(&plane, usize::from(block), usize::from(block), w, h)?
     };
-    let extra = options.algos.iter().map(|&a| Ok((a, a.hash(&image)?))).collect::<Result<_, Error>>()?;
+    let extra =
+        options.algos.iter().map(|&a| Ok((a, a.hash(&image)?))).collect::<Result<_, Error>>()?;
     let path = if block == 1 { PdqPath::Full } else { PdqPath::Blocks(block) };
     Ok(ImageHashes { info, pdq, path, extra })
 }

@@ -14,6 +14,7 @@ pub fn encode(bytes: &[u8]) -> String {
     s
 }
 
+#[inline]
 fn nibble(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
@@ -25,24 +26,24 @@ fn nibble(c: u8) -> Option<u8> {
 
 /// Decodes exactly `N` bytes of hex (either case) into an array.
 pub fn decode_array<const N: usize>(s: &str, kind: &str) -> Result<[u8; N], Error> {
-    let shown: String = s.chars().take(80).collect();
+    let shown = || s.chars().take(80).collect::<String>();
     if s.len() != N * 2 {
         return Err(Error::caller(format!(
-            "invalid {kind} hash '{shown}': expected {} hex digits, found {}",
+            "invalid {kind} hash '{}': expected {} hex digits, found {}",
+            shown(),
             N * 2,
             s.len()
         )));
     }
     let mut out = [0u8; N];
+    let mut ok = true;
     for (o, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
-        match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(h), Some(l)) => *o = (h << 4) | l,
-            _ => {
-                return Err(Error::caller(format!(
-                    "invalid {kind} hash '{shown}': not hexadecimal"
-                )));
-            }
-        }
+        let (h, l) = (nibble(pair[0]), nibble(pair[1]));
+        ok &= h.is_some() && l.is_some();
+        *o = (h.unwrap_or(0) << 4) | l.unwrap_or(0);
+    }
+    if !ok {
+        return Err(Error::caller(format!("invalid {kind} hash '{}': not hexadecimal", shown())));
     }
     Ok(out)
 }

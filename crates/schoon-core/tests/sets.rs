@@ -1,8 +1,8 @@
 //! Index and filter: building, matching, signatures, tampering, deltas.
 
 use schoon_core::set::{
-    BandParams, BuildInfo, Filter, FilterKind, FilterParams, HashKind, Index, ListInfo, MIH_MIN_ENTRIES,
-    MatchOptions, Query, SetBuilder, Trust, Verdict,
+    BandParams, BuildInfo, Filter, FilterKind, FilterParams, HashKind, Index, ListInfo,
+    MIH_MIN_ENTRIES, MatchOptions, Query, SetBuilder, Trust, Verdict,
 };
 use schoon_core::{ErrorKind, ExactHashes, HashOptions, PdqHash, SigningKey, hash_bytes};
 
@@ -56,7 +56,8 @@ fn exact_and_pdq_matching_through_the_index() {
     let p = rng.hash();
     b.add_pdq(a, p, Some(90));
     b.add_pdq(c, p, Some(90));
-    let (index, _filter) = b.build_both(&FilterParams { salt: 1, ..Default::default() }, &info(3, &k)).unwrap();
+    let (index, _filter) =
+        b.build_both(&FilterParams { salt: 1, ..Default::default() }, &info(3, &k)).unwrap();
     let index = Index::from_bytes(index, &Trust::key(k.public_key())).unwrap();
     assert_eq!(index.header().set_version, 3);
     assert_eq!(index.count(HashKind::Md5), 1);
@@ -64,7 +65,9 @@ fn exact_and_pdq_matching_through_the_index() {
     let m = index.lookup(&Query::from_exact(&file), &MatchOptions::default());
     assert_eq!(m.len(), 2);
     assert!(m.iter().any(|x| x.list == "list-a" && x.kind == HashKind::Md5 && x.distance == 0));
-    assert!(m.iter().any(|x| x.list == "list-b" && x.category == "terror" && x.kind == HashKind::Sha1));
+    assert!(
+        m.iter().any(|x| x.list == "list-b" && x.category == "terror" && x.kind == HashKind::Sha1)
+    );
 
     let near = flip(&p, &[1, 50, 99, 200]);
     let m = index.lookup(&Query::from_pdq(near, Some(80)), &MatchOptions::default());
@@ -74,7 +77,10 @@ fn exact_and_pdq_matching_through_the_index() {
     let far: Vec<usize> = (0..32).map(|i| i * 7).collect();
     let m = index.lookup(&Query::from_pdq(flip(&p, &far), Some(80)), &MatchOptions::default());
     assert!(m.is_empty(), "distance 32 is beyond 31");
-    let m = index.lookup(&Query::from_pdq(flip(&p, &far), Some(80)), &MatchOptions { threshold: 32, ..Default::default() });
+    let m = index.lookup(
+        &Query::from_pdq(flip(&p, &far), Some(80)),
+        &MatchOptions { threshold: 32, ..Default::default() },
+    );
     assert_eq!(m.len(), 2);
     let m = index.lookup(&Query::from_pdq(near, Some(49)), &MatchOptions::default());
     assert!(m.is_empty(), "quality below 50 does not match");
@@ -94,7 +100,8 @@ fn dihedral_variants_match_rotated_uploads() {
     let mut b = SetBuilder::new();
     let l = b.add_list(ListInfo::new("demo", "demo", "test")).unwrap();
     b.add_image(l, &original.exact, original.image.as_ref().ok());
-    let (index, filter) = b.build_both(&FilterParams { salt: 3, ..Default::default() }, &info(1, &k)).unwrap();
+    let (index, filter) =
+        b.build_both(&FilterParams { salt: 3, ..Default::default() }, &info(1, &k)).unwrap();
     let index = Index::from_bytes(index, &Trust::key(k.public_key())).unwrap();
     let q = Query::from_hashes(&query.exact, query.image.as_ref().ok());
     let m = index.lookup(&q, &MatchOptions::default());
@@ -120,7 +127,8 @@ fn multi_index_and_linear_scan_agree() {
         for h in entries {
             b.add_pdq(l, *h, None);
         }
-        Index::from_bytes(b.build_index(&info(1, &k), None).unwrap(), &Trust::key(k.public_key())).unwrap()
+        Index::from_bytes(b.build_index(&info(1, &k), None).unwrap(), &Trust::key(k.public_key()))
+            .unwrap()
     };
     let big = build(&listed);
     assert!(big.uses_mih());
@@ -129,7 +137,11 @@ fn multi_index_and_linear_scan_agree() {
         for i in 0..60usize {
             let base = listed[(i * 331) % n];
             let d = (i * 7) % 42;
-            let bits: Vec<usize> = (0..d).map(|j| (j * 37 + i) % 256).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let bits: Vec<usize> = (0..d)
+                .map(|j| (j * 37 + i) % 256)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
             let q = flip(&base, &bits);
             let opts = MatchOptions { threshold: t, min_quality: 0 };
             let got = big.lookup(&Query::from_pdq(q, None), &opts);
@@ -158,7 +170,13 @@ fn filter_has_no_false_negatives_and_few_false_positives() {
             assert!(hits.kinds.contains(&HashKind::Sha256) && hits.kinds.contains(&HashKind::Md5));
         }
         let fp = (10_000u32..30_000)
-            .filter(|i| f.check(&Query::from_exact(&ExactHashes::of(&i.to_le_bytes())), &MatchOptions::default()).is_candidate())
+            .filter(|i| {
+                f.check(
+                    &Query::from_exact(&ExactHashes::of(&i.to_le_bytes())),
+                    &MatchOptions::default(),
+                )
+                .is_candidate()
+            })
             .count();
         assert!(fp < 200, "{kind:?}: {fp} false candidates of 20000");
         assert!(!f.has_pdq());
@@ -189,7 +207,12 @@ fn tampered_truncated_unsigned_and_foreign_sets_are_refused() {
     assert!(e.to_string().starts_with("set signature refused"), "{e}");
     let e = Filter::from_bytes(&index, &trust).unwrap_err();
     assert_eq!(e.to_string(), "malformed set: expected a filter, found a index");
-    let unsigned = b.build_filter(&FilterParams::default(), &BuildInfo { set_version: 9, created: 0, signing_key: None }).unwrap();
+    let unsigned = b
+        .build_filter(
+            &FilterParams::default(),
+            &BuildInfo { set_version: 9, created: 0, signing_key: None },
+        )
+        .unwrap();
     let e = Filter::from_bytes(&unsigned, &trust).unwrap_err();
     assert!(e.to_string().contains("not signed"), "{e}");
     assert!(Filter::from_bytes(&unsigned, &Trust::unsigned()).is_ok());
@@ -207,23 +230,32 @@ fn deltas_bring_a_client_from_n_to_n_plus_one() {
         let params = FilterParams { kind, fpr: 1e-4, pdq: Some(BandParams::default()), salt: 5 };
         let mut v1 = SetBuilder::new();
         let l = v1.add_list(ListInfo::new("l", "c", "s")).unwrap();
-        let old: Vec<ExactHashes> = (0..1000u32).map(|i| ExactHashes::of(&i.to_be_bytes())).collect();
+        let old: Vec<ExactHashes> =
+            (0..1000u32).map(|i| ExactHashes::of(&i.to_be_bytes())).collect();
         old.iter().for_each(|f| v1.add_sha256(l, f.sha256));
         let (index1, filter1) = v1.build_both(&params, &info(100, &k)).unwrap();
         let index1 = Index::from_bytes(index1, &trust).unwrap();
 
         let mut v2 = SetBuilder::from_index(&index1);
-        let new: Vec<ExactHashes> = (5000..5010u32).map(|i| ExactHashes::of(&i.to_be_bytes())).collect();
+        let new: Vec<ExactHashes> =
+            (5000..5010u32).map(|i| ExactHashes::of(&i.to_be_bytes())).collect();
         new.iter().for_each(|f| v2.add_sha256(l, f.sha256));
         let mut rng = Rng(3);
         let p = rng.hash();
         v2.add_pdq(l, p, Some(100));
         let delta = v2.build_filter_delta(&index1, &info(101, &k)).unwrap();
         let (_, full2) = v2.build_both(&params, &info(101, &k)).unwrap();
-        assert!(delta.len() < full2.len() / 2 || kind == FilterKind::Bloom, "{} vs {}", delta.len(), full2.len());
+        assert!(
+            delta.len() < full2.len() / 2 || kind == FilterKind::Bloom,
+            "{} vs {}",
+            delta.len(),
+            full2.len()
+        );
 
         let mut client = Filter::from_bytes(&filter1, &trust).unwrap();
-        assert!(!client.check(&Query::from_exact(&new[0]), &MatchOptions::default()).is_candidate());
+        assert!(
+            !client.check(&Query::from_exact(&new[0]), &MatchOptions::default()).is_candidate()
+        );
         client.apply_delta(&delta, &trust).unwrap();
         assert_eq!(client.version(), 101);
         for f in old.iter().chain(&new) {

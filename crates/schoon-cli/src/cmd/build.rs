@@ -7,8 +7,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use schoon_core::set::{
-    BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo, ListOptions, ListParser,
-    ParsedList, SetBuilder, Trust,
+    BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo, ListOptions,
+    ListParser, ParsedList, SetBuilder, Trust,
 };
 use schoon_core::{HashOptions, PdqMode, SigningKey};
 
@@ -81,7 +81,12 @@ pub struct BuildArgs {
     #[arg(long, default_value_t = BandParams::default().fingerprint)]
     pub pdq_fingerprint: u8,
     /// Sign with this key (from `schoon keygen`).
-    #[arg(long, value_name = "KEY", required_unless_present = "unsigned", conflicts_with = "unsigned")]
+    #[arg(
+        long,
+        value_name = "KEY",
+        required_unless_present = "unsigned",
+        conflicts_with = "unsigned"
+    )]
     pub signing_key: Option<PathBuf>,
     /// Write unsigned sets (readers refuse them unless told to accept unsigned sets).
     #[arg(long)]
@@ -112,19 +117,52 @@ pub struct BuildArgs {
     pub jobs: usize,
 }
 
+/// Reads a list in blocks of whole lines; once its shape is known, each block is parsed on all
+/// cores (lines are independent), keeping the order and the line numbers of errors.
 fn read_list(path: &Path, kind: Option<HashKind>, skip_invalid: bool) -> Result<ParsedList> {
+    use rayon::prelude::*;
+    const BLOCK: usize = 16 << 20;
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut parser = ListParser::new(&path.display().to_string(), ListOptions { kind, skip_invalid });
+    let mut parser =
+        ListParser::new(&path.display().to_string(), ListOptions { kind, skip_invalid });
     let mut out = ParsedList::default();
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut line = String::new();
+    let mut block = Vec::with_capacity(BLOCK + 4096);
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line).with_context(|| format!("reading {}", path.display()))?;
-        if n == 0 {
+        block.clear();
+        // Fill a block, then complete its last line.
+        let mut chunk = std::io::Read::take(&mut reader, BLOCK as u64);
+        std::io::Read::read_to_end(&mut chunk, &mut block)?;
+        if block.is_empty() {
             break;
         }
-        parser.line(&line, &mut out)?;
+        if block.last() != Some(&b'\n') {
+            reader.read_until(b'\n', &mut block)?;
+        }
+        let text = std::str::from_utf8(&block)
+            .with_context(|| format!("{} is not utf-8 text", path.display()))?;
+        let mut lines: Vec<&str> = text.lines().collect();
+        // The first lines go through the sequential parser until the shape is known.
+        let mut consumed = 0;
+        while !parser.shape_known() && consumed < lines.len() {
+            parser.line(lines[consumed], &mut out)?;
+            consumed += 1;
+        }
+        lines.drain(..consumed);
+        let first = parser.lines_seen() + 1;
+        let per = lines.len().div_ceil(rayon::current_num_threads().max(1) * 4).max(1);
+        let parts: Vec<Result<ParsedList, schoon_core::Error>> = lines
+            .par_chunks(per)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let mut p = ParsedList::default();
+                parser.lines_at(first + i * per, chunk.iter().copied(), &mut p).map(|()| p)
+            })
+            .collect();
+        for p in parts {
+            out.append(p?);
+        }
+        parser.skip_lines(lines.len());
     }
     Ok(out)
 }
@@ -139,8 +177,12 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     let start = Instant::now();
     let key = match &args.signing_key {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            Some(SigningKey::from_text(&text).with_context(|| format!("signing key {}", p.display()))?)
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Some(
+                SigningKey::from_text(&text)
+                    .with_context(|| format!("signing key {}", p.display()))?,
+            )
         }
         None => None,
     };
@@ -200,29 +242,41 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         };
         let inputs = files::expand(&args.images);
         let mut failed = Vec::new();
-        run::ordered(&inputs, args.jobs, |i| hash_input(i, &options), |h| {
-            match (&h.exact, &h.image) {
-                (Some(exact), image) => {
-                    builder.add_image(list, exact, image.as_ref().ok());
-                    if let Err(e) = image {
-                        failed.push(format!("{}: {e} (exact hashes listed)", h.path.display()));
+        run::ordered(
+            &inputs,
+            args.jobs,
+            |i| hash_input(i, &options),
+            |h| {
+                match (&h.exact, &h.image) {
+                    (Some(exact), image) => {
+                        builder.add_image(list, exact, image.as_ref().ok());
+                        if let Err(e) = image {
+                            failed.push(format!("{}: {e} (exact hashes listed)", h.path.display()));
+                        }
                     }
+                    (None, Err(e)) => failed.push(format!("{}: {e}", h.path.display())),
+                    (None, Ok(_)) => {}
                 }
-                (None, Err(e)) => failed.push(format!("{}: {e}", h.path.display())),
-                (None, Ok(_)) => {}
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         for f in &failed {
             eprintln!("{f}");
         }
         if !failed.is_empty() && !args.skip_invalid {
-            bail!("{} images could not be hashed (use --skip-invalid to build anyway)", failed.len());
+            bail!(
+                "{} images could not be hashed (use --skip-invalid to build anyway)",
+                failed.len()
+            );
         }
     }
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let info = BuildInfo { set_version: args.set_version.unwrap_or(now), created: now, signing_key: key.as_ref() };
+    let info = BuildInfo {
+        set_version: args.set_version.unwrap_or(now),
+        created: now,
+        signing_key: key.as_ref(),
+    };
     let mut salt = [0u8; 8];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     let params = FilterParams {
@@ -240,8 +294,10 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         salt: u64::from_le_bytes(salt),
     };
     let (index, filter) = builder.build_both(&params, &info)?;
-    std::fs::write(&args.out_index, &index).with_context(|| format!("writing {}", args.out_index.display()))?;
-    std::fs::write(&args.out_filter, &filter).with_context(|| format!("writing {}", args.out_filter.display()))?;
+    std::fs::write(&args.out_index, &index)
+        .with_context(|| format!("writing {}", args.out_index.display()))?;
+    std::fs::write(&args.out_filter, &filter)
+        .with_context(|| format!("writing {}", args.out_filter.display()))?;
     if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {
         let old = load_index(old, &trust)?;
         let delta = builder.build_filter_delta(&old, &info)?;
@@ -254,8 +310,12 @@ pub fn run(args: BuildArgs) -> Result<u8> {
             out.display()
         );
     }
-    let loaded = Index::from_bytes(index, &trust)?;
-    for l in loaded.lists() {
+    // Summarise from the file just written (without building its search tables).
+    let summary = schoon_core::set::inspect(&index, &trust)?;
+    let lists: Vec<schoon_core::set::ListMeta> =
+        serde_json::from_value(summary.metadata.get("lists").cloned().unwrap_or_default())
+            .unwrap_or_default();
+    for l in &lists {
         eprintln!(
             "list {} ({}): {} md5, {} sha1, {} sha256, {} pdq",
             l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq
@@ -264,7 +324,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     eprintln!(
         "version {}: index {} bytes, filter {} bytes ({}{}), {} invalid lines skipped, {:.2} s",
         info.set_version,
-        loaded.as_bytes().len(),
+        index.len(),
         filter.len(),
         args.kind.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
         if args.no_pdq_filter { ", no pdq prefilter" } else { ", with pdq prefilter" },
@@ -272,7 +332,9 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         start.elapsed().as_secs_f64()
     );
     if key.is_none() {
-        eprintln!("warning: the sets are unsigned; readers refuse them unless told to accept unsigned sets");
+        eprintln!(
+            "warning: the sets are unsigned; readers refuse them unless told to accept unsigned sets"
+        );
     }
     Ok(0)
 }

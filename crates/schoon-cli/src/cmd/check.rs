@@ -72,8 +72,10 @@ pub fn run(args: CheckArgs) -> Result<u8> {
     let mut skipped = 0;
     for (paths, kind) in kinds {
         for path in paths {
-            let mut parser =
-                ListParser::new(&path.display().to_string(), ListOptions { kind, skip_invalid: args.skip_invalid });
+            let mut parser = ListParser::new(
+                &path.display().to_string(),
+                ListOptions { kind, skip_invalid: args.skip_invalid },
+            );
             for line in lines(path)?.lines() {
                 let line = line.with_context(|| format!("reading {}", path.display()))?;
                 let mut parsed = ParsedList::default();
@@ -106,7 +108,10 @@ pub fn run(args: CheckArgs) -> Result<u8> {
                     emit(Query { sha1: Some(d), ..Default::default() }, shown("sha1", d.to_hex()))?;
                 }
                 for d in parsed.sha256 {
-                    emit(Query { sha256: Some(d), ..Default::default() }, shown("sha256", d.to_hex()))?;
+                    emit(
+                        Query { sha256: Some(d), ..Default::default() },
+                        shown("sha256", d.to_hex()),
+                    )?;
                 }
                 for (h, q) in parsed.pdq {
                     emit(Query::from_pdq(h, q), shown("pdq", h.to_hex()))?;

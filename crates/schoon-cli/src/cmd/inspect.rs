@@ -21,10 +21,12 @@ pub struct InspectArgs {
 
 #[allow(clippy::print_stdout)]
 pub fn run(args: InspectArgs) -> Result<u8> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let trust = match &args.public_key {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Trust { public_key: Some(PublicKey::from_text(&text)?), allow_unsigned: true }
         }
         None => Trust::unsigned(),

@@ -54,7 +54,12 @@ pub fn run(args: KeygenArgs) -> Result<u8> {
     write_new(&public, &key.public_key().to_text(), false, args.force)?;
     #[allow(clippy::print_stderr)]
     {
-        eprintln!("wrote {} (secret) and {} (public key {})", args.out.display(), public.display(), key.public_key().to_hex());
+        eprintln!(
+            "wrote {} (secret) and {} (public key {})",
+            args.out.display(),
+            public.display(),
+            key.public_key().to_hex()
+        );
     }
     Ok(0)
 }

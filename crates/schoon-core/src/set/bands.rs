@@ -52,7 +52,10 @@ impl Default for BandParams {
 impl BandParams {
     pub(crate) fn validate(&self) -> Result<(), Error> {
         if self.bands == 0 || self.bands > 32 {
-            return Err(Error::caller(format!("pdq band count {} out of range 1..=32", self.bands)));
+            return Err(Error::caller(format!(
+                "pdq band count {} out of range 1..=32",
+                self.bands
+            )));
         }
         if self.bits < 8 || self.bits > 64 {
             return Err(Error::caller(format!("pdq band width {} out of range 8..=64", self.bits)));
@@ -102,7 +105,9 @@ impl BandScheme {
     }
 
     fn value(&self, band: &[u8], hash: &PdqHash) -> u64 {
-        band.iter().enumerate().fold(0u64, |v, (i, &p)| v | (u64::from(hash.bit(usize::from(p))) << i))
+        band.iter()
+            .enumerate()
+            .fold(0u64, |v, (i, &p)| v | (u64::from(hash.bit(usize::from(p))) << i))
     }
 
     fn band_key(&self, band: usize, value: u64) -> u64 {
@@ -185,7 +190,8 @@ mod tests {
 
     #[test]
     fn flipping_the_least_reliable_bits_is_recovered() {
-        let s = BandScheme::new(BandParams { bands: 1, bits: 40, flips: 2, fingerprint: 16 }, 7).unwrap();
+        let s = BandScheme::new(BandParams { bands: 1, bits: 40, flips: 2, fingerprint: 16 }, 7)
+            .unwrap();
         let mut rng = SplitMix(99);
         let mut c = [[0f32; 16]; 16];
         for v in c.iter_mut().flatten() {

@@ -236,7 +236,11 @@ fn signed_message(header: &[u8], checksum: &[u8]) -> Vec<u8> {
 }
 
 /// Verifies and frames a set file. `expect` restricts the artifact kinds accepted.
-pub(crate) fn parse<'a>(bytes: &'a [u8], trust: &Trust, expect: &[Artifact]) -> Result<Parsed<'a>, Error> {
+pub(crate) fn parse<'a>(
+    bytes: &'a [u8],
+    trust: &Trust,
+    expect: &[Artifact],
+) -> Result<Parsed<'a>, Error> {
     if bytes.len() < HEADER_LEN + TRAILER_LEN {
         return Err(bad(format!("{} bytes is too short for a set file", bytes.len())));
     }
@@ -290,8 +294,9 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], trust: &Trust, expect: &[Artifact]) -> 
         (false, _) if trust.allow_unsigned => SignatureStatus::Unsigned,
         (false, _) => {
             return Err(Error::BadInput(BadInput::Signature {
-                detail: "the set is not signed (accepting unsigned sets must be enabled explicitly)"
-                    .into(),
+                detail:
+                    "the set is not signed (accepting unsigned sets must be enabled explicitly)"
+                        .into(),
             }));
         }
     };
@@ -299,7 +304,11 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], trust: &Trust, expect: &[Artifact]) -> 
         .ok_or_else(|| bad(format!("unknown artifact type {}", bytes[10])))?;
     if !expect.contains(&artifact) {
         let wanted: Vec<&str> = expect.iter().map(|a| a.name()).collect();
-        return Err(bad(format!("expected a {}, found a {}", wanted.join(" or "), artifact.name())));
+        return Err(bad(format!(
+            "expected a {}, found a {}",
+            wanted.join(" or "),
+            artifact.name()
+        )));
     }
     let meta_len = u32_at(bytes, 12) as usize;
     let count = u32_at(bytes, 40) as usize;
@@ -324,7 +333,9 @@ pub(crate) fn parse<'a>(bytes: &'a [u8], trust: &Trust, expect: &[Artifact]) -> 
         tag.copy_from_slice(&bytes[e..e + 4]);
         let offset = u64_at(bytes, e + 8);
         let len = u64_at(bytes, e + 16);
-        let end = offset.checked_add(len).filter(|&end| end <= body_end as u64 && offset >= table_end as u64);
+        let end = offset
+            .checked_add(len)
+            .filter(|&end| end <= body_end as u64 && offset >= table_end as u64);
         let Some(end) = end else {
             return Err(bad(format!(
                 "section {} at offset {offset} with length {len} lies outside the file",
@@ -356,7 +367,11 @@ mod tests {
             created: 1_700_000_000,
             signing_key: key,
         };
-        write(&h, "{\"lists\":[]}", &[(*b"AAAA", b"hello"), (*b"BBBB", &[1, 2, 3, 4, 5, 6, 7, 8, 9])])
+        write(
+            &h,
+            "{\"lists\":[]}",
+            &[(*b"AAAA", b"hello"), (*b"BBBB", &[1, 2, 3, 4, 5, 6, 7, 8, 9])],
+        )
     }
 
     #[test]

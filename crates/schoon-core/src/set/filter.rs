@@ -13,8 +13,8 @@
 //! Split-block Bloom deltas with the base's parameters are OR-merged in place; binary fuse
 //! deltas are kept beside the base and queried too. Removals need a new full filter.
 
-use serde::{Deserialize, Serialize};
 use schoon_filter::{FilterBuf, FilterRef, Kind, Membership};
+use serde::{Deserialize, Serialize};
 
 use super::bands::{BandParams, BandScheme};
 use super::container::{self, Artifact, Header, Trust};
@@ -71,7 +71,12 @@ pub struct FilterParams {
 
 impl Default for FilterParams {
     fn default() -> Self {
-        FilterParams { kind: FilterKind::Fuse, fpr: 1e-4, pdq: Some(BandParams::default()), salt: 0 }
+        FilterParams {
+            kind: FilterKind::Fuse,
+            fpr: 1e-4,
+            pdq: Some(BandParams::default()),
+            salt: 0,
+        }
     }
 }
 
@@ -186,12 +191,19 @@ pub struct Filter {
     parts: Vec<Part>,
 }
 
-fn load_part(bytes: &[u8], trust: &Trust, expect: Artifact) -> Result<(Header, FilterFileMeta, Part), Error> {
+fn load_part(
+    bytes: &[u8],
+    trust: &Trust,
+    expect: Artifact,
+) -> Result<(Header, FilterFileMeta, Part), Error> {
     let parsed = container::parse(bytes, trust, &[expect])?;
     let meta: FilterFileMeta =
         serde_json::from_str(parsed.metadata).map_err(|e| bad(format!("filter metadata: {e}")))?;
     let section = |tag: &[u8; 4]| -> Result<Option<FilterBuf>, Error> {
-        parsed.section(tag).map(|s| FilterBuf::from_bytes(s.to_vec()).map_err(filter_error)).transpose()
+        parsed
+            .section(tag)
+            .map(|s| FilterBuf::from_bytes(s.to_vec()).map_err(filter_error))
+            .transpose()
     };
     let part = Part {
         exact: section(&TAG_EXACT)?,
@@ -402,7 +414,11 @@ pub struct FilterStats {
 }
 
 /// Builds a split-block Bloom section of exactly `blocks` blocks (for deltas that merge in place).
-pub(crate) fn build_bloom_blocks(params: &FilterParams, keys: &[u64], blocks: u32) -> Result<Vec<u8>, Error> {
+pub(crate) fn build_bloom_blocks(
+    params: &FilterParams,
+    keys: &[u64],
+    blocks: u32,
+) -> Result<Vec<u8>, Error> {
     let mut buf = FilterBuf::empty_bloom(blocks, params.salt ^ 0x4b45_5953)
         .map_err(|e| Error::caller(format!("building the filter: {e}")))?;
     buf.insert_all(keys).map_err(|e| Error::caller(format!("building the filter: {e}")))?;

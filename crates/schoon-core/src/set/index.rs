@@ -183,11 +183,8 @@ impl Index {
             if meta.lists.len() > usize::from(u16::MAX) {
                 return Err(exceeded(LimitKind::Entries, meta.lists.len() as u64, u16::MAX.into()));
             }
-            let mut exact = [
-                (HashKind::Md5, 0..0),
-                (HashKind::Sha1, 0..0),
-                (HashKind::Sha256, 0..0),
-            ];
+            let mut exact =
+                [(HashKind::Md5, 0..0), (HashKind::Sha1, 0..0), (HashKind::Sha256, 0..0)];
             for (slot, tag) in exact.iter_mut().zip([TAG_MD5, TAG_SHA1, TAG_SHA256]) {
                 if let Some(s) = parsed.section(&tag) {
                     let rec = slot.0.len() + 2;
@@ -206,7 +203,10 @@ impl Index {
         };
         let pdq = &bytes[pdq_section.clone()];
         if pdq.len() % PDQ_RECORD != 0 {
-            return Err(bad(format!("pdq section of {} bytes is not a whole number of records", pdq.len())));
+            return Err(bad(format!(
+                "pdq section of {} bytes is not a whole number of records",
+                pdq.len()
+            )));
         }
         let n = pdq.len() / PDQ_RECORD;
         let lists = meta.lists.len();
@@ -220,7 +220,10 @@ impl Index {
             for rec in bytes[r.clone()].chunks_exact(kind.len() + 2) {
                 let list = u16::from_le_bytes([rec[kind.len()], rec[kind.len() + 1]]);
                 if usize::from(list) >= lists {
-                    return Err(bad(format!("{} entry names list {list}, the index has {lists}", kind.name())));
+                    return Err(bad(format!(
+                        "{} entry names list {list}, the index has {lists}",
+                        kind.name()
+                    )));
                 }
             }
         }
@@ -250,7 +253,12 @@ impl Index {
     pub fn count(&self, kind: HashKind) -> usize {
         match kind {
             HashKind::Pdq => self.pdq.len() / PDQ_RECORD,
-            k => self.exact.iter().find(|(x, _)| *x == k).map(|(_, r)| r.len() / (k.len() + 2)).unwrap_or(0),
+            k => self
+                .exact
+                .iter()
+                .find(|(x, _)| *x == k)
+                .map(|(_, r)| r.len() / (k.len() + 2))
+                .unwrap_or(0),
         }
     }
 
@@ -271,7 +279,8 @@ impl Index {
     /// Bytes of memory the loaded index holds (file bytes, PDQ table, multi-index tables).
     pub fn memory_bytes(&self) -> usize {
         let mih = self.mih.as_ref().map_or(0, |m| {
-            m.offsets.iter().map(|o| o.len() * 4).sum::<usize>() + m.ids.iter().map(|i| i.len() * 4).sum::<usize>()
+            m.offsets.iter().map(|o| o.len() * 4).sum::<usize>()
+                + m.ids.iter().map(|i| i.len() * 4).sum::<usize>()
         });
         self.bytes.len() + mih
     }
@@ -282,7 +291,10 @@ impl Index {
 
     fn pdq_record(&self, id: usize) -> Option<PdqRecord<'_>> {
         let start = self.pdq.start + id * PDQ_RECORD;
-        self.bytes.get(start..start + PDQ_RECORD).filter(|_| start + PDQ_RECORD <= self.pdq.end).map(PdqRecord)
+        self.bytes
+            .get(start..start + PDQ_RECORD)
+            .filter(|_| start + PDQ_RECORD <= self.pdq.end)
+            .map(PdqRecord)
     }
 
     pub(crate) fn filter_meta(&self) -> Option<&super::filter::FilterMeta> {
@@ -297,7 +309,9 @@ impl Index {
                 (*kind, rec[..l].to_vec(), u16::from_le_bytes([rec[l], rec[l + 1]]), 0, 0)
             })
         });
-        let pdq = self.pdq_records().map(|r| (HashKind::Pdq, r.0[..32].to_vec(), r.list(), r.quality(), r.region()));
+        let pdq = self
+            .pdq_records()
+            .map(|r| (HashKind::Pdq, r.0[..32].to_vec(), r.list(), r.quality(), r.region()));
         exact.chain(pdq)
     }
 
@@ -330,7 +344,11 @@ impl Index {
     fn pdq_near(&self, queries: &[PdqHash], threshold: u32) -> HashMap<u32, (u32, usize)> {
         let mut best: HashMap<u32, (u32, usize)> = HashMap::new();
         let qs: Vec<[u64; 4]> = queries.iter().map(PdqHash::words).collect();
-        let consider = |id: u32, e: &[u64; 4], v: usize, q: &[u64; 4], best: &mut HashMap<u32, (u32, usize)>| {
+        let consider = |id: u32,
+                        e: &[u64; 4],
+                        v: usize,
+                        q: &[u64; 4],
+                        best: &mut HashMap<u32, (u32, usize)>| {
             let d = (e[0] ^ q[0]).count_ones()
                 + (e[1] ^ q[1]).count_ones()
                 + (e[2] ^ q[2]).count_ones()
@@ -373,7 +391,11 @@ impl Index {
     /// unreliable).
     pub fn lookup(&self, query: &Query, options: &MatchOptions) -> Vec<Match> {
         let mut out: Vec<Match> = Vec::new();
-        let mut push = |list: u16, kind: HashKind, distance: u32, value: String, variant: Option<&'static str>| {
+        let mut push = |list: u16,
+                        kind: HashKind,
+                        distance: u32,
+                        value: String,
+                        variant: Option<&'static str>| {
             let Some(meta) = self.meta.lists.get(usize::from(list)) else { return };
             if let Some(m) = out.iter_mut().find(|m| m.list == meta.info.name && m.kind == kind) {
                 if distance < m.distance {

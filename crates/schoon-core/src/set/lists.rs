@@ -33,6 +33,18 @@ pub struct ParsedList {
 }
 
 impl ParsedList {
+    /// Appends another list's entries (and skip counts).
+    pub fn append(&mut self, mut other: ParsedList) {
+        self.md5.append(&mut other.md5);
+        self.sha1.append(&mut other.sha1);
+        self.sha256.append(&mut other.sha256);
+        self.pdq.append(&mut other.pdq);
+        self.skipped += other.skipped;
+        if self.first_skipped.is_none() {
+            self.first_skipped = other.first_skipped;
+        }
+    }
+
     /// Total hashes read.
     pub fn len(&self) -> usize {
         self.md5.len() + self.sha1.len() + self.sha256.len() + self.pdq.len()
@@ -66,7 +78,11 @@ pub struct ListOptions {
 }
 
 fn line_error(source: &str, line: usize, e: impl ToString) -> Error {
-    Error::BadInput(BadInput::HashList { source: source.to_owned(), line: line as u64, detail: e.to_string() })
+    Error::BadInput(BadInput::HashList {
+        source: source.to_owned(),
+        line: line as u64,
+        detail: e.to_string(),
+    })
 }
 
 /// Parses a hash list held in memory. `source` names it in errors
@@ -127,10 +143,49 @@ impl ListParser {
                 return Ok(()); // the header row
             }
         }
+        self.parse(self.line_no, line, out)
+    }
+
+    /// Whether the list's shape is known (after its first non-comment line): from then on,
+    /// lines are independent and [`ListParser::lines_at`] may parse blocks of them in parallel.
+    pub fn shape_known(&self) -> bool {
+        !matches!(self.shape, Shape::Unknown)
+    }
+
+    /// Parses a block of lines whose first line is line number `first` (1-based), once the
+    /// shape is known. Does not advance the parser.
+    pub fn lines_at<'a>(
+        &self,
+        first: usize,
+        lines: impl IntoIterator<Item = &'a str>,
+        out: &mut ParsedList,
+    ) -> Result<(), Error> {
+        for (i, raw) in lines.into_iter().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            self.parse(first + i, line, out)?;
+        }
+        Ok(())
+    }
+
+    /// Advances the line counter past `n` lines parsed with [`ListParser::lines_at`].
+    pub fn skip_lines(&mut self, n: usize) {
+        self.line_no += n;
+    }
+
+    /// Lines seen so far.
+    pub fn lines_seen(&self) -> usize {
+        self.line_no
+    }
+
+    fn parse(&self, line_no: usize, line: &str, out: &mut ParsedList) -> Result<(), Error> {
         let r = match &self.shape {
             Shape::Ndjson => ndjson_line(out, line, self.options.kind),
             Shape::Csv { kind, column, quality } => {
-                let cells: Vec<&str> = line.split(',').map(|c| c.trim().trim_matches('"')).collect();
+                let cells: Vec<&str> =
+                    line.split(',').map(|c| c.trim().trim_matches('"')).collect();
                 match cells.get(*column) {
                     Some(cell) => {
                         let q = quality.and_then(|c| cells.get(c)).and_then(|q| q.parse().ok());
@@ -142,7 +197,7 @@ impl ListParser {
             _ => plain_line(out, line, self.options.kind),
         };
         if let Err(e) = r {
-            let e = line_error(&self.source, self.line_no, e);
+            let e = line_error(&self.source, line_no, e);
             if !self.options.skip_invalid {
                 return Err(e);
             }
@@ -173,7 +228,8 @@ impl ListParser {
             .unwrap_or(0);
         let kind = match self.options.kind {
             Some(k) => k,
-            None => HashKind::from_str(&header[column]).map_err(|e| line_error(&self.source, self.line_no, e))?,
+            None => HashKind::from_str(&header[column])
+                .map_err(|e| line_error(&self.source, self.line_no, e))?,
         };
         let quality = header.iter().position(|h| h == "quality");
         Ok(Shape::Csv { kind, column, quality })
@@ -181,6 +237,12 @@ impl ListParser {
 }
 
 fn plain_line(out: &mut ParsedList, line: &str, kind: Option<HashKind>) -> Result<(), Error> {
+    // The common case, one bare hash per line, without splitting.
+    if let Some(k) = kind {
+        if line.len() == 2 * k.len() && line.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return out.add(k, line, None);
+        }
+    }
     let mut parts = line.split([',', ' ', '\t', ';']).filter(|p| !p.is_empty());
     let token = parts.next().unwrap_or("");
     let quality = parts.next().and_then(|q| q.parse::<u8>().ok());
@@ -215,7 +277,12 @@ fn ndjson_line(out: &mut ParsedList, line: &str, only: Option<HashKind>) -> Resu
                 out.add(kind, s, quality)?;
                 found += 1;
             }
-            Some(other) => return Err(Error::caller(format!("field {} is not a string: {other}", kind.name()))),
+            Some(other) => {
+                return Err(Error::caller(format!(
+                    "field {} is not a string: {other}",
+                    kind.name()
+                )));
+            }
             None => {}
         }
     }
@@ -239,7 +306,9 @@ mod tests {
 
     #[test]
     fn plain_lists_with_comments_and_quality() {
-        let l = parse_list(&format!("# pdq\n\n{PDQ_A},87\n{PDQ_A} 12\n"), "p", &kind(HashKind::Pdq)).unwrap();
+        let l =
+            parse_list(&format!("# pdq\n\n{PDQ_A},87\n{PDQ_A} 12\n"), "p", &kind(HashKind::Pdq))
+                .unwrap();
         assert_eq!(l.pdq.len(), 2);
         assert_eq!(l.pdq[0].1, Some(87));
         assert_eq!(l.pdq[1].1, Some(12));
@@ -277,7 +346,12 @@ mod tests {
         let text = format!("{MD5_A}\nnot-a-hash\n{MD5_A}\nzz\n");
         let e = parse_list(&text, "list.txt", &kind(HashKind::Md5)).unwrap_err();
         assert!(e.to_string().starts_with("list.txt:2: invalid md5 hash 'not-a-hash'"), "{e}");
-        let l = parse_list(&text, "list.txt", &ListOptions { skip_invalid: true, ..kind(HashKind::Md5) }).unwrap();
+        let l = parse_list(
+            &text,
+            "list.txt",
+            &ListOptions { skip_invalid: true, ..kind(HashKind::Md5) },
+        )
+        .unwrap();
         assert_eq!((l.md5.len(), l.skipped), (2, 2));
         assert!(l.first_skipped.unwrap().starts_with("list.txt:2:"));
         let e = parse_list("{not json\n", "h.ndjson", &ListOptions::default()).unwrap_err();
@@ -287,6 +361,8 @@ mod tests {
     #[test]
     fn empty_lists() {
         assert!(parse_list("", "e", &ListOptions::default()).unwrap().is_empty());
-        assert!(parse_list("# only comments\n\n", "e", &ListOptions::default()).unwrap().is_empty());
+        assert!(
+            parse_list("# only comments\n\n", "e", &ListOptions::default()).unwrap().is_empty()
+        );
     }
 }

@@ -110,10 +110,9 @@ impl FromStr for HashKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         let t = s.trim().to_ascii_lowercase().replace('-', "");
-        HashKind::ALL
-            .into_iter()
-            .find(|k| k.name() == t)
-            .ok_or_else(|| Error::caller(format!("unknown hash kind '{s}': expected md5, sha1, sha256 or pdq")))
+        HashKind::ALL.into_iter().find(|k| k.name() == t).ok_or_else(|| {
+            Error::caller(format!("unknown hash kind '{s}': expected md5, sha1, sha256 or pdq"))
+        })
     }
 }
 
@@ -130,7 +129,11 @@ pub struct ListInfo {
 
 impl ListInfo {
     /// A list description.
-    pub fn new(name: impl Into<String>, category: impl Into<String>, source: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        category: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Self {
         ListInfo { name: name.into(), category: category.into(), source: source.into() }
     }
 }
@@ -184,7 +187,12 @@ pub struct Query {
 impl Query {
     /// A query with the exact hashes of a file.
     pub fn from_exact(exact: &ExactHashes) -> Self {
-        Query { md5: Some(exact.md5), sha1: Some(exact.sha1), sha256: Some(exact.sha256), pdq: None }
+        Query {
+            md5: Some(exact.md5),
+            sha1: Some(exact.sha1),
+            sha256: Some(exact.sha256),
+            pdq: None,
+        }
     }
 
     /// A query with everything hashing a file gave (exact hashes, and PDQ with its dihedral
@@ -206,7 +214,10 @@ impl Query {
 
     /// A query for a PDQ hash supplied as is (no dihedral variants, quality optional).
     pub fn from_pdq(hash: PdqHash, quality: Option<u8>) -> Self {
-        Query { pdq: Some(PdqQuery { variants: vec![hash], quality, coefficients: None }), ..Default::default() }
+        Query {
+            pdq: Some(PdqQuery { variants: vec![hash], quality, coefficients: None }),
+            ..Default::default()
+        }
     }
 }
 
@@ -391,11 +402,19 @@ impl SetBuilder {
 
     /// Writes the index alone. `filter` records the parameters of a filter built alongside,
     /// so that a later delta can reuse them (prefer [`SetBuilder::build_both`]).
-    pub fn build_index(&mut self, info: &BuildInfo<'_>, filter: Option<&FilterParams>) -> Result<Vec<u8>, Error> {
+    pub fn build_index(
+        &mut self,
+        info: &BuildInfo<'_>,
+        filter: Option<&FilterParams>,
+    ) -> Result<Vec<u8>, Error> {
         self.build_index_with(info, filter.map(FilterMeta::from_params))
     }
 
-    fn build_index_with(&mut self, info: &BuildInfo<'_>, filter: Option<FilterMeta>) -> Result<Vec<u8>, Error> {
+    fn build_index_with(
+        &mut self,
+        info: &BuildInfo<'_>,
+        filter: Option<FilterMeta>,
+    ) -> Result<Vec<u8>, Error> {
         self.normalize();
         let meta = index::IndexMeta { lists: self.list_meta(), filter, generator: generator() };
         let meta = serde_json::to_string(&meta).map_err(|e| Error::caller(e.to_string()))?;
@@ -415,8 +434,12 @@ impl SetBuilder {
             pdq.push(e.region);
         }
         let (m, s1, s2) = (records(&self.md5), records(&self.sha1), records(&self.sha256));
-        let sections: [([u8; 4], &[u8]); 4] =
-            [(index::TAG_MD5, &m), (index::TAG_SHA1, &s1), (index::TAG_SHA256, &s2), (index::TAG_PDQ, &pdq)];
+        let sections: [([u8; 4], &[u8]); 4] = [
+            (index::TAG_MD5, &m),
+            (index::TAG_SHA1, &s1),
+            (index::TAG_SHA256, &s2),
+            (index::TAG_PDQ, &pdq),
+        ];
         let header = container::WriteHeader {
             artifact: Artifact::Index,
             set_version: info.set_version,
@@ -429,9 +452,14 @@ impl SetBuilder {
 
     fn keys(&self, params: &FilterParams) -> Result<(Vec<u64>, Option<Vec<u64>>), Error> {
         let mut exact = Vec::with_capacity(self.md5.len() + self.sha1.len() + self.sha256.len());
-        exact.extend(self.md5.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Md5, d)));
-        exact.extend(self.sha1.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Sha1, d)));
-        exact.extend(self.sha256.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Sha256, d)));
+        exact
+            .extend(self.md5.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Md5, d)));
+        exact.extend(
+            self.sha1.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Sha1, d)),
+        );
+        exact.extend(
+            self.sha256.iter().map(|(d, _)| filter::exact_key(params.salt, HashKind::Sha256, d)),
+        );
         let pdq = match filter::scheme_for(params)? {
             Some(scheme) => {
                 let mut keys = Vec::with_capacity(self.pdq.len() * 8);
@@ -461,7 +489,12 @@ impl SetBuilder {
         };
         let (pdq_section, pdq_section_2) = match (&pdq, &params.pdq) {
             (Some(keys), Some(bands)) => {
-                let (a, b) = filter::build_pdq_sections(params, bands, keys, bloom_blocks.map(|(_, pb)| pb))?;
+                let (a, b) = filter::build_pdq_sections(
+                    params,
+                    bands,
+                    keys,
+                    bloom_blocks.map(|(_, pb)| pb),
+                )?;
                 (Some(a), b)
             }
             _ => (None, None),
@@ -499,13 +532,21 @@ impl SetBuilder {
     }
 
     /// Writes the public filter.
-    pub fn build_filter(&mut self, params: &FilterParams, info: &BuildInfo<'_>) -> Result<Vec<u8>, Error> {
+    pub fn build_filter(
+        &mut self,
+        params: &FilterParams,
+        info: &BuildInfo<'_>,
+    ) -> Result<Vec<u8>, Error> {
         self.write_filter(params, info, Artifact::Filter, 0, None).map(|(bytes, _)| bytes)
     }
 
     /// Writes the public filter and the index together; the index records the filter's
     /// parameters (and for Bloom filters their shape) so later versions can ship as deltas.
-    pub fn build_both(&mut self, params: &FilterParams, info: &BuildInfo<'_>) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    pub fn build_both(
+        &mut self,
+        params: &FilterParams,
+        info: &BuildInfo<'_>,
+    ) -> Result<(Vec<u8>, Vec<u8>), Error> {
         let (filter, meta) = self.write_filter(params, info, Artifact::Filter, 0, None)?;
         let index = self.build_index_with(info, Some(meta))?;
         Ok((index, filter))
@@ -513,10 +554,14 @@ impl SetBuilder {
 
     /// Writes a filter delta: the entries of this builder that `old` does not have, with the
     /// filter parameters recorded in `old` (so a client holding `old`'s filter can apply it).
-    pub fn build_filter_delta(&mut self, old: &Index, info: &BuildInfo<'_>) -> Result<Vec<u8>, Error> {
-        let old_meta = old
-            .filter_meta()
-            .ok_or_else(|| Error::caller("the old index records no filter parameters: build a full filter"))?;
+    pub fn build_filter_delta(
+        &mut self,
+        old: &Index,
+        info: &BuildInfo<'_>,
+    ) -> Result<Vec<u8>, Error> {
+        let old_meta = old.filter_meta().ok_or_else(|| {
+            Error::caller("the old index records no filter parameters: build a full filter")
+        })?;
         let params = old_meta.params()?;
         if info.set_version <= old.header().set_version {
             return Err(Error::caller(format!(
@@ -527,7 +572,13 @@ impl SetBuilder {
         }
         let mut added = self.difference(old);
         let blocks = if params.kind == FilterKind::Bloom { old_meta.bloom_blocks } else { None };
-        let (bytes, _) = added.write_filter(&params, info, Artifact::FilterDelta, old.header().set_version, blocks)?;
+        let (bytes, _) = added.write_filter(
+            &params,
+            info,
+            Artifact::FilterDelta,
+            old.header().set_version,
+            blocks,
+        )?;
         Ok(bytes)
     }
 
@@ -538,25 +589,56 @@ impl SetBuilder {
             seen.insert((kind, value));
         }
         let mut out = SetBuilder { lists: self.lists.clone(), ..Default::default() };
-        out.md5 = self.md5.iter().filter(|(d, _)| !seen.contains(&(HashKind::Md5, d.to_vec()))).copied().collect();
-        out.sha1 = self.sha1.iter().filter(|(d, _)| !seen.contains(&(HashKind::Sha1, d.to_vec()))).copied().collect();
-        out.sha256 =
-            self.sha256.iter().filter(|(d, _)| !seen.contains(&(HashKind::Sha256, d.to_vec()))).copied().collect();
-        out.pdq = self.pdq.iter().filter(|e| !seen.contains(&(HashKind::Pdq, e.hash.0.to_vec()))).copied().collect();
+        out.md5 = self
+            .md5
+            .iter()
+            .filter(|(d, _)| !seen.contains(&(HashKind::Md5, d.to_vec())))
+            .copied()
+            .collect();
+        out.sha1 = self
+            .sha1
+            .iter()
+            .filter(|(d, _)| !seen.contains(&(HashKind::Sha1, d.to_vec())))
+            .copied()
+            .collect();
+        out.sha256 = self
+            .sha256
+            .iter()
+            .filter(|(d, _)| !seen.contains(&(HashKind::Sha256, d.to_vec())))
+            .copied()
+            .collect();
+        out.pdq = self
+            .pdq
+            .iter()
+            .filter(|e| !seen.contains(&(HashKind::Pdq, e.hash.0.to_vec())))
+            .copied()
+            .collect();
         out
     }
 
     /// A builder holding everything of an index (to extend it and build the next version).
     pub fn from_index(index: &Index) -> SetBuilder {
-        let mut b = SetBuilder { lists: index.lists().iter().map(|l| l.info.clone()).collect(), ..Default::default() };
+        let mut b = SetBuilder {
+            lists: index.lists().iter().map(|l| l.info.clone()).collect(),
+            ..Default::default()
+        };
         for (kind, v, list, quality, region) in index.entries() {
             match kind {
                 HashKind::Md5 => b.md5.extend(<[u8; 16]>::try_from(&v[..]).ok().map(|d| (d, list))),
-                HashKind::Sha1 => b.sha1.extend(<[u8; 20]>::try_from(&v[..]).ok().map(|d| (d, list))),
-                HashKind::Sha256 => b.sha256.extend(<[u8; 32]>::try_from(&v[..]).ok().map(|d| (d, list))),
-                HashKind::Pdq => b.pdq.extend(
-                    <[u8; 32]>::try_from(&v[..]).ok().map(|h| PdqEntry { hash: PdqHash(h), list, quality, region }),
-                ),
+                HashKind::Sha1 => {
+                    b.sha1.extend(<[u8; 20]>::try_from(&v[..]).ok().map(|d| (d, list)))
+                }
+                HashKind::Sha256 => {
+                    b.sha256.extend(<[u8; 32]>::try_from(&v[..]).ok().map(|d| (d, list)))
+                }
+                HashKind::Pdq => {
+                    b.pdq.extend(<[u8; 32]>::try_from(&v[..]).ok().map(|h| PdqEntry {
+                        hash: PdqHash(h),
+                        list,
+                        quality,
+                        region,
+                    }))
+                }
             }
         }
         b
@@ -578,13 +660,22 @@ pub struct Inspection {
 
 /// Verifies any set file (index, filter or delta) and describes it.
 pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
-    let parsed = container::parse(bytes, trust, &[Artifact::Index, Artifact::Filter, Artifact::FilterDelta])?;
-    let metadata = serde_json::from_str(parsed.metadata)
-        .map_err(|e| Error::BadInput(crate::error::BadInput::Set { detail: format!("metadata: {e}") }))?;
+    let parsed = container::parse(
+        bytes,
+        trust,
+        &[Artifact::Index, Artifact::Filter, Artifact::FilterDelta],
+    )?;
+    let metadata = serde_json::from_str(parsed.metadata).map_err(|e| {
+        Error::BadInput(crate::error::BadInput::Set { detail: format!("metadata: {e}") })
+    })?;
     Ok(Inspection {
         header: parsed.header.clone(),
         metadata,
-        sections: parsed.sections.iter().map(|(t, s)| (String::from_utf8_lossy(t).trim().to_owned(), s.len())).collect(),
+        sections: parsed
+            .sections
+            .iter()
+            .map(|(t, s)| (String::from_utf8_lossy(t).trim().to_owned(), s.len()))
+            .collect(),
         bytes: bytes.len(),
     })
 }
