@@ -70,7 +70,8 @@ impl PublicKey {
         id
     }
 
-    pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
+    /// Verifies an Ed25519 signature of `message` (sets, receipts).
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), Error> {
         let sig = ed25519_dalek::Signature::from_bytes(signature);
         self.0.verify(message, &sig).map_err(|_| {
             Error::BadInput(BadInput::Signature {
@@ -110,7 +111,8 @@ impl SigningKey {
         PublicKey(self.0.verifying_key())
     }
 
-    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+    /// Signs `message` (Ed25519).
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.0.sign(message).to_bytes()
     }
 }
