@@ -2,6 +2,7 @@
 //!
 //! * `fixtures`: regenerate the small test fixtures in `tests/fixtures/` and their expected
 //!   hashes (`tests/fixtures/expected.csv`), used by the native, WASM and worker tests alike.
+//! * `bombs [DIR]`: write hostile files for `scripts/bombs` (default `target/bombs`).
 //! * `examples`: regenerate the demo images in `examples/` and the embedded default set
 //!   (`crates/schoon-cli/assets/`): a signed demo list of the images in `examples/listed/`.
 //! * `wasm`: build the npm package's WebAssembly as `wasm-pack.toml` says (`wasm check`: fail
@@ -9,6 +10,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bombs;
 mod encode;
 mod examples;
 mod scene;
@@ -31,8 +33,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("fixtures") => fixtures(&root().join("tests/fixtures")),
         Some("examples") => examples::run(&root()),
+        Some("bombs") => bombs::run(&args.get(1).map(PathBuf::from).unwrap_or_else(|| root().join("target/bombs"))),
         Some("wasm") => wasm::run(&root(), &args[1..]),
-        _ => bail!("usage: cargo xtask fixtures | examples | wasm"),
+        _ => bail!("usage: cargo xtask fixtures | examples | bombs [DIR] | wasm"),
     }
 }
 
