@@ -9,7 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use image::{DynamicImage, ImageFormat, RgbImage, imageops};
-use schoon_core::set::{BuildInfo, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust};
+use schoon_core::set::{
+    BuildInfo, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust,
+};
 use schoon_core::{HashOptions, SigningKey, hash_bytes};
 
 use crate::encode;
@@ -47,7 +49,10 @@ pub fn run(root: &Path) -> Result<()> {
     let edits: Vec<(&str, Vec<u8>)> = vec![
         ("known-1-reencoded-q50.jpg", jpeg(k1, 50)?),
         ("known-1-cropped-5pct.jpg", jpeg(&crop(k1, 0.05), 90)?),
-        ("known-2-resized-50pct.jpg", jpeg(&imageops::resize(k2, w / 2, h / 2, imageops::FilterType::Triangle), 85)?),
+        (
+            "known-2-resized-50pct.jpg",
+            jpeg(&imageops::resize(k2, w / 2, h / 2, imageops::FilterType::Triangle), 85)?,
+        ),
         ("known-2-greyscale.png", {
             let grey = DynamicImage::ImageLuma8(imageops::grayscale(k2));
             let mut out = Vec::new();
@@ -72,7 +77,11 @@ pub fn run(root: &Path) -> Result<()> {
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     let key = SigningKey::from_seed(seed);
     let mut builder = SetBuilder::new();
-    let list = builder.add_list(ListInfo::new("schoon-demo", "demo", "examples/listed (generated scenes)"))?;
+    let list = builder.add_list(ListInfo::new(
+        "schoon-demo",
+        "demo",
+        "examples/listed (generated scenes)",
+    ))?;
     for entry in std::fs::read_dir(ex.join("listed"))? {
         let bytes = std::fs::read(entry?.path())?;
         let r = hash_bytes(&bytes, &HashOptions::default());
@@ -93,17 +102,27 @@ pub fn run(root: &Path) -> Result<()> {
     // Show what `schoon scan examples/` will say.
     let index = Index::from_bytes(index, &Trust::key(key.public_key()))?;
     for dir in ["listed", "edited", "innocent"] {
-        let mut names: Vec<_> = std::fs::read_dir(ex.join(dir))?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+        let mut names: Vec<_> = std::fs::read_dir(ex.join(dir))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()?;
         names.sort();
         for p in names {
             let bytes = std::fs::read(&p)?;
             let r = hash_bytes(&bytes, &HashOptions::default());
             let q = Query::from_hashes(&r.exact, r.image.as_ref().ok());
             let m = index.lookup(&q, &MatchOptions::default());
-            let best = m.iter().map(|m| format!("{}:{}", m.kind, m.distance)).collect::<Vec<_>>().join(" ");
+            let best = m
+                .iter()
+                .map(|m| format!("{}:{}", m.kind, m.distance))
+                .collect::<Vec<_>>()
+                .join(" ");
             #[allow(clippy::print_stdout)]
             {
-                println!("{:45} {}", p.strip_prefix(root).unwrap_or(&p).display(), if best.is_empty() { "clean".into() } else { best });
+                println!(
+                    "{:45} {}",
+                    p.strip_prefix(root).unwrap_or(&p).display(),
+                    if best.is_empty() { "clean".into() } else { best }
+                );
             }
         }
     }

@@ -6,6 +6,9 @@
 //! * `cargo xtask wasm check`: fails unless every `[[build]]` is present, was built with the
 //!   current settings and is within budget, and `www/package.json` points only at builds.
 //! * `cargo xtask wasm tools`: checks the tools only.
+//! * `cargo xtask wasm native-bench RUNS FILE...`: the native side of the browser decoder
+//!   benchmark (`www/bench/run.mjs`): per file, one JSON line with the native fast and
+//!   reference PDQ and median in-process times (one thread, bytes in memory).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -96,6 +99,9 @@ const STAMP: &str = ".schoon-build";
 
 /// Entry point of `cargo xtask wasm ...`.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("native-bench") {
+        return native_bench(&args[1..]);
+    }
     let config = load(root)?;
     let mut only: Option<String> = None;
     let mut command = "build";
@@ -121,7 +127,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
 }
 
-const USAGE: &str = "usage: cargo xtask wasm [build [--variant NAME] | check | tools]";
+const USAGE: &str = "usage: cargo xtask wasm [build [--variant NAME] | check | tools | \
+                     native-bench RUNS FILE...]";
 
 fn load(root: &Path) -> Result<Config> {
     let path = root.join("wasm-pack.toml");
@@ -231,7 +238,13 @@ fn build(root: &Path, config: &Config, wasm_opt: &Path, only: Option<&str>) -> R
     for b in builds {
         let variant = &config.variants[&b.variant];
         let out = root.join(&b.out_dir);
-        println!("build {} ({}, {}) -> {}", b.target.name(), b.variant, variant.description, b.out_dir);
+        println!(
+            "build {} ({}, {}) -> {}",
+            b.target.name(),
+            b.variant,
+            variant.description,
+            b.out_dir
+        );
         if out.exists() {
             std::fs::remove_dir_all(&out).with_context(|| format!("removing {out:?}"))?;
         }
@@ -319,7 +332,14 @@ fn check(root: &Path, config: &Config, only: Option<&str>) -> Result<()> {
         if gz > budget {
             problems.push(format!("{}: {gz} bytes gzip, over the budget of {budget}", b.out_dir));
         }
-        let js = std::fs::read(out.join(format!("{name}.js")))?;
+        // The JS glue (the bundler target splits it into two files).
+        let mut js = Vec::new();
+        for entry in std::fs::read_dir(&out)? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|e| e == "js") {
+                js.extend(std::fs::read(&path)?);
+            }
+        }
         writeln!(
             table,
             "{:23} {:8} {:9} {:>9} {:>10} {:>10} {:>8}",
@@ -358,11 +378,62 @@ fn check_package_json(root: &Path, config: &Config) -> Result<Vec<String>> {
         rest = &tail[end..];
     }
     for b in &config.build {
-        if let Some(rel) = b.out_dir.strip_prefix("www/") {
-            if !text.contains(&format!("\"{rel}/\"")) {
-                problems.push(format!("www/package.json `files` does not ship {rel}/"));
-            }
+        if let Some(rel) = b.out_dir.strip_prefix("www/")
+            && !text.contains(&format!("\"{rel}/\""))
+        {
+            problems.push(format!("www/package.json `files` does not ship {rel}/"));
         }
     }
     Ok(problems)
+}
+
+fn median_ms(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples.get(samples.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// Times `f` once, in milliseconds.
+fn time_ms<T>(f: impl FnOnce() -> T) -> f64 {
+    let t = std::time::Instant::now();
+    std::hint::black_box(f());
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The native numbers the browser benchmark compares against, as JSON lines.
+fn native_bench(args: &[String]) -> Result<()> {
+    use schoon_core::{ExactHashes, HashOptions, PdqMode, hash_bytes, hash_image, sha256};
+    let (runs, files) = args.split_first().context("native-bench RUNS FILE...")?;
+    let runs: usize = runs.parse().context("RUNS must be a number")?;
+    let fast = HashOptions::default();
+    let reference = HashOptions { mode: PdqMode::Reference, ..Default::default() };
+    for path in files {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        let f = hash_image(&bytes, &fast).with_context(|| format!("hashing {path}"))?;
+        let r = hash_image(&bytes, &reference).with_context(|| format!("hashing {path}"))?;
+        let (mut sha_fast, mut all_fast, mut exact, mut refer) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..runs {
+            // Interleaved, so that drift on a shared machine hits every column alike.
+            sha_fast.push(time_ms(|| (sha256(&bytes), hash_image(&bytes, &fast))));
+            all_fast.push(time_ms(|| hash_bytes(&bytes, &fast)));
+            exact.push(time_ms(|| ExactHashes::of(&bytes)));
+            refer.push(time_ms(|| hash_image(&bytes, &reference)));
+        }
+        println!(
+            "{{\"file\":{path:?},\"width\":{},\"height\":{},\"pdq_fast\":\"{}\",\
+             \"quality_fast\":{},\"pdq_reference\":\"{}\",\"quality_reference\":{},\
+             \"ms_sha256_fast\":{:.3},\"ms_hash_bytes_fast\":{:.3},\"ms_exact\":{:.3},\
+             \"ms_reference\":{:.3}}}",
+            r.info.width,
+            r.info.height,
+            f.pdq.hash,
+            f.pdq.quality,
+            r.pdq.hash,
+            r.pdq.quality,
+            median_ms(sha_fast),
+            median_ms(all_fast),
+            median_ms(exact),
+            median_ms(refer),
+        );
+    }
+    Ok(())
 }

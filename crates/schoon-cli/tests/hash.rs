@@ -1,5 +1,7 @@
 //! `schoon hash`: the NDJSON contract other tools rely on.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+
 mod util;
 
 use util::{expected, fixture, fixtures, schoon, stdout_lines};

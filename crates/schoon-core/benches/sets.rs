@@ -103,11 +103,7 @@ fn main() {
         stats.pdq_bytes as f64 * 8.0 / stats.pdq_keys.max(1) as f64
     );
     let queries: Vec<Query> = (0..200_000)
-        .map(|_| {
-            let mut q = Query::default();
-            q.sha256 = Some(Sha256(rng.bytes32()));
-            q
-        })
+        .map(|_| Query { sha256: Some(Sha256(rng.bytes32())), ..Default::default() })
         .collect();
     let opts = MatchOptions::default();
     let mut rates = Vec::new();
@@ -145,7 +141,7 @@ fn main() {
     );
     let sizes: Vec<usize> = [1_000usize, 10_000, 30_000, 100_000, 300_000, 1_000_000]
         .into_iter()
-        .map(|n| ((n as f64) * scale.max(0.1).min(1.0)) as usize)
+        .map(|n| ((n as f64) * scale.clamp(0.1, 1.0)) as usize)
         .collect();
     for n in sizes {
         let mut b = SetBuilder::new();
@@ -168,7 +164,7 @@ fn main() {
                 q
             })
             .collect();
-        let mut measure = |index: &Index| {
+        let measure = |index: &Index| {
             let mut t = Vec::new();
             for q in &qs {
                 let s = Instant::now();

@@ -140,12 +140,14 @@ fn map_error(format: Format, e: ImageError, limits: &Limits) -> Error {
     }
 }
 
+/// Lowercases the first letter of a decoder's message (ASCII only: the decoders' messages are
+/// English, and Unicode case tables would cost the WASM module 6 KB).
 fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect::<String>().trim_end_matches('.').to_owned(),
-        None => String::new(),
+    let mut out = s.trim_end_matches('.').to_owned();
+    if let Some(first) = out.get_mut(..1) {
+        first.make_ascii_lowercase();
     }
+    out
 }
 
 /// PNG chunks that never change the stored pixels but that the `png` decoder would inflate:
@@ -222,6 +224,40 @@ pub(crate) fn jpeg_is_complete(bytes: &[u8]) -> bool {
     bytes.get(pos..).is_some_and(|rest| rest.windows(2).rev().any(|w| w == [0xFF, 0xD9]))
 }
 
+/// The dimensions a file's header declares, read directly so that the limits are checked (with
+/// the values in the message) before any decoder sees the file. `None` when the header is too
+/// short or of a layout not covered here; the decoder then reads it.
+pub(crate) fn header_dimensions(format: Format, b: &[u8]) -> Option<(u32, u32)> {
+    let be32 = |at: usize| b.get(at..at + 4).map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]));
+    let le16 = |at: usize| b.get(at..at + 2).map(|x| u32::from(u16::from_le_bytes([x[0], x[1]])));
+    let le24 = |at: usize| b.get(at..at + 3).map(|x| u32::from_le_bytes([x[0], x[1], x[2], 0]));
+    let le32 = |at: usize| b.get(at..at + 4).map(|x| u32::from_le_bytes([x[0], x[1], x[2], x[3]]));
+    match format {
+        Format::Png if b.get(12..16) == Some(b"IHDR") => Some((be32(16)?, be32(20)?)),
+        Format::Gif => Some((le16(6)?, le16(8)?)),
+        Format::Bmp => match le32(14)? {
+            12 => Some((le16(18)?, le16(20)?)),
+            n if n >= 40 => {
+                let w = le32(18)? as i32;
+                let h = le32(22)? as i32;
+                Some((w.unsigned_abs(), h.unsigned_abs()))
+            }
+            _ => None,
+        },
+        Format::Webp => match b.get(12..16)? {
+            b"VP8X" => Some((le24(24)? + 1, le24(27)? + 1)),
+            b"VP8 " => Some((le16(26)? & 0x3fff, le16(28)? & 0x3fff)),
+            b"VP8L" => {
+                let bits = le32(21)?;
+                Some(((bits & 0x3fff) + 1, ((bits >> 14) & 0x3fff) + 1))
+            }
+            _ => None,
+        },
+        Format::Jpeg => schoon_jpeg::read_header(b).ok().map(|h| (h.width, h.height)),
+        _ => None,
+    }
+}
+
 fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {
     match format {
         Format::Png => strip_png_ancillary(bytes),
@@ -238,6 +274,9 @@ fn sanitized(bytes: &[u8], format: Format) -> Cow<'_, [u8]> {
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
+    if let Some((w, h)) = header_dimensions(format, bytes) {
+        limits.check_dimensions(w, h)?;
+    }
     check_compiled(format)?;
     let bytes = sanitized(bytes, format);
     let decoder =
@@ -254,6 +293,9 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
 pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage), Error> {
     limits.check_input(bytes.len() as u64)?;
     let format = sniff(bytes)?;
+    if let Some((w, h)) = header_dimensions(format, bytes) {
+        limits.check_dimensions(w, h)?;
+    }
     check_compiled(format)?;
     let bytes = sanitized(bytes, format);
     let decoder =
@@ -299,6 +341,33 @@ impl Pixels8<'_> {
         match self {
             Pixels8::Borrowed(s, c) => (s, *c),
             Pixels8::Owned(v, c) => (v, *c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_dimensions_agree_with_the_decoders() {
+        let img = image::RgbImage::from_fn(97, 61, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        for (format, f) in [
+            (Format::Png, ImageFormat::Png),
+            (Format::Gif, ImageFormat::Gif),
+            (Format::Bmp, ImageFormat::Bmp),
+            (Format::Webp, ImageFormat::WebP),
+            (Format::Jpeg, ImageFormat::Jpeg),
+        ] {
+            let mut bytes = Vec::new();
+            img.write_to(&mut Cursor::new(&mut bytes), f).unwrap();
+            assert_eq!(header_dimensions(format, &bytes), Some((97, 61)), "{format}");
+            let (info, _) = decode(&bytes, &Limits::default()).unwrap();
+            assert_eq!((info.width, info.height), (97, 61));
+            // Truncated headers give None, never a panic.
+            for len in 0..40.min(bytes.len()) {
+                let _ = header_dimensions(format, &bytes[..len]);
+            }
         }
     }
 }

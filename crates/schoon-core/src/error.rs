@@ -155,6 +155,11 @@ pub enum BadInput {
         /// The version already held.
         held: u64,
     },
+    /// A hit receipt is malformed, or its signature does not verify (see [`crate::receipt`]).
+    Receipt {
+        /// What is wrong.
+        detail: String,
+    },
     /// A line of a hash list could not be parsed.
     HashList {
         /// The list's name (usually its path).
@@ -179,6 +184,7 @@ impl fmt::Display for BadInput {
             BadInput::Stale { offered, held } => {
                 write!(f, "set version {offered} is not newer than the version {held} already held")
             }
+            BadInput::Receipt { detail } => write!(f, "invalid receipt: {detail}"),
             BadInput::HashList { source, line, detail } => {
                 write!(f, "{source}:{line}: {detail}")
             }

@@ -103,10 +103,12 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     let limits = &options.limits;
     limits.check_input(bytes.len() as u64)?;
     let format = decode::sniff(bytes)?;
-    if options.mode == PdqMode::Fast && options.algos.is_empty() && format == Format::Jpeg {
-        if let Some(done) = fast_jpeg(bytes, limits)? {
-            return Ok(done);
-        }
+    if options.mode == PdqMode::Fast
+        && options.algos.is_empty()
+        && format == Format::Jpeg
+        && let Some(done) = fast_jpeg(bytes, limits)?
+    {
+        return Ok(done);
     }
     let (info, image) = decode::decode(bytes, limits)?;
     let (w, h) = (info.width as usize, info.height as usize);

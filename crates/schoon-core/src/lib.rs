@@ -32,6 +32,7 @@ pub mod hex;
 mod limits;
 pub mod pdq;
 mod perceptual;
+pub mod receipt;
 pub mod set;
 
 pub use decode::ImageInfo;

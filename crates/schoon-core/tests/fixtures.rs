@@ -2,6 +2,8 @@
 //! `expected.csv`: the same table the WASM, Node and worker tests check, so every platform gives
 //! identical hashes for identical bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+
 use std::path::PathBuf;
 
 use schoon_core::{ExactHashes, HashOptions, PdqMode, hash_image};

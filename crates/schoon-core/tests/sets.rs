@@ -1,5 +1,7 @@
 //! Index and filter: building, matching, signatures, tampering, deltas.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+
 use schoon_core::set::{
     BandParams, BuildInfo, Filter, FilterKind, FilterParams, HashKind, Index, ListInfo,
     MIH_MIN_ENTRIES, MatchOptions, Query, SetBuilder, Trust, Verdict,

@@ -17,12 +17,57 @@ pub(crate) struct Projection {
     pub(crate) used: u8,
 }
 
+/// `a[X][u]` for n = 1, 2, 4, as `f32` bits: computed once from the formula above (the test
+/// `frozen_table_matches_the_formula` recomputes it) so every platform, whatever its `cos`,
+/// uses the same weights and the fast path gives identical hashes natively and in WASM.
+#[rustfmt::skip]
+const FROZEN: [[[u32; 8]; 4]; 3] = [
+    [
+        [0x3eb504f3, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+        [0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+        [0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+        [0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+    ],
+    [
+        [0x3eb504f3, 0x3ea406cf, 0x00000000, 0xbde664d7, 0x00000000, 0x3d99f1bd, 0x00000000, 0xbd8281f7],
+        [0x3eb504f3, 0xbea406cf, 0x00000000, 0x3de664d7, 0x00000000, 0xbd99f1bd, 0x00000000, 0x3d8281f7],
+        [0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+        [0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000, 0x00000000],
+    ],
+    [
+        [0x3eb504f3, 0x3ee7f7f8, 0x3ea73d75, 0x3e22e9c1, 0x00000000, 0xbdd9b5c9, 0xbe0a8bd4, 0xbdb890d3],
+        [0x3eb504f3, 0x3e402b4a, 0xbea73d75, 0xbec4a74c, 0x00000000, 0x3e836651, 0x3e0a8bd4, 0xbd18e635],
+        [0x3eb504f3, 0xbe402b4a, 0xbea73d75, 0x3ec4a74c, 0x00000000, 0xbe836651, 0x3e0a8bd4, 0x3d18e635],
+        [0x3eb504f3, 0xbee7f7f8, 0x3ea73d75, 0xbe22e9c1, 0x00000000, 0x3dd9b5c9, 0xbe0a8bd4, 0x3db890d3],
+    ],
+];
+
 impl Projection {
     pub(crate) fn new(n: usize) -> Self {
         let n = n.clamp(1, 4);
-        let seg = 8 / n;
+        let table = match n {
+            1 => &FROZEN[0],
+            2 => &FROZEN[1],
+            _ => &FROZEN[2],
+        };
         let mut a = [[0f32; 8]; 4];
         let mut used = 0u8;
+        for (row, bits) in a.iter_mut().zip(table).take(n) {
+            for (u, (cell, &b)) in row.iter_mut().zip(bits).enumerate() {
+                *cell = f32::from_bits(b);
+                if b != 0 {
+                    used |= 1 << u;
+                }
+            }
+        }
+        Projection { n, a, used }
+    }
+
+    /// The formula behind [`FROZEN`], evaluated in `f64` (tests only).
+    #[cfg(test)]
+    fn computed(n: usize) -> [[f32; 8]; 4] {
+        let seg = 8 / n;
+        let mut a = [[0f32; 8]; 4];
         for (xo, row) in a.iter_mut().enumerate().take(n) {
             for (u, cell) in row.iter_mut().enumerate() {
                 let cu = if u == 0 { core::f64::consts::FRAC_1_SQRT_2 } else { 1.0 };
@@ -34,11 +79,10 @@ impl Projection {
                 let v = s / seg as f64;
                 if v.abs() > 1e-9 {
                     *cell = v as f32;
-                    used |= 1 << u;
                 }
             }
         }
-        Projection { n, a, used }
+        a
     }
 
     /// True if coefficient at natural index `nat` (row `v`, column `u`) contributes.
@@ -89,6 +133,17 @@ impl Projection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frozen_table_matches_the_formula() {
+        for n in [1usize, 2, 4] {
+            let p = Projection::new(n);
+            let c = Projection::computed(n);
+            for (a, b) in p.a.iter().flatten().zip(c.iter().flatten()) {
+                assert_eq!(a.to_bits(), b.to_bits(), "n = {n}");
+            }
+        }
+    }
 
     /// Reference: full 8x8 IDCT then box means.
     fn reference(c: &[f32; 64], n: usize) -> Vec<f32> {

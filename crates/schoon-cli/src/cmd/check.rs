@@ -93,10 +93,10 @@ pub fn run(args: CheckArgs) -> Result<u8> {
                         q.pdq = Query::from_pdq(*h, *quality).pdq;
                     }
                     let mut shown = Map::new();
-                    if let Ok(Value::Object(v)) = serde_json::from_str::<Value>(&line) {
-                        if let Some(p) = v.get("path") {
-                            shown.insert("path".into(), p.clone());
-                        }
+                    if let Ok(Value::Object(v)) = serde_json::from_str::<Value>(&line)
+                        && let Some(p) = v.get("path")
+                    {
+                        shown.insert("path".into(), p.clone());
                     }
                     emit(q, shown)?;
                     continue;

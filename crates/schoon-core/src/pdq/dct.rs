@@ -130,9 +130,9 @@ pub(crate) fn quality(buf: &[[f32; 64]; 64]) -> u8 {
         let d = ((u - v) * 100.0f32) / 255.0f32;
         i64::from((d as i32).unsigned_abs())
     };
-    for i in 0..63 {
-        for j in 0..64 {
-            gradient_sum += step(buf[i][j], buf[i + 1][j]);
+    for (upper, lower) in buf.iter().zip(&buf[1..]) {
+        for (&u, &v) in upper.iter().zip(lower) {
+            gradient_sum += step(u, v);
         }
     }
     for row in buf {

@@ -5,7 +5,7 @@
 /// Window size of one box pass for a dimension of `old` pixels going to `new` samples: half the
 /// decimation step, rounded up (two passes make a tent covering the whole step).
 pub(crate) fn window_size(old: usize, new: usize) -> usize {
-    (old + 2 * new - 1) / (2 * new)
+    old.div_ceil(2 * new)
 }
 
 /// The inclusive input range `[lo, hi]` that output `o` of one box pass averages, for a

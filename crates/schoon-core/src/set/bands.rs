@@ -74,7 +74,7 @@ impl BandParams {
 
     /// Filter probes per query image.
     pub fn probes_per_image(&self) -> u32 {
-        8 * u32::from(self.bands) << self.flips
+        (8 * u32::from(self.bands)) << self.flips
     }
 }
 

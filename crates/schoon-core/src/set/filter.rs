@@ -376,14 +376,14 @@ impl Filter {
                 hits.kinds.push(kind);
             }
         }
-        if let (Some(scheme), Some(pdq)) = (&self.scheme, &query.pdq) {
-            if pdq.quality.is_none_or(|q| q >= options.min_quality) {
-                keys.clear();
-                scheme.probe_keys(pdq.variants(), pdq.coefficients.as_ref(), &mut keys);
-                hits.probes += (keys.len() * self.parts.len()) as u32;
-                if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
-                    hits.kinds.push(HashKind::Pdq);
-                }
+        if let (Some(scheme), Some(pdq)) = (&self.scheme, &query.pdq)
+            && pdq.quality.is_none_or(|q| q >= options.min_quality)
+        {
+            keys.clear();
+            scheme.probe_keys(pdq.variants(), pdq.coefficients.as_ref(), &mut keys);
+            hits.probes += (keys.len() * self.parts.len()) as u32;
+            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
+                hits.kinds.push(HashKind::Pdq);
             }
         }
         hits

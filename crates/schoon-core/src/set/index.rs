@@ -174,8 +174,21 @@ fn range_of(bytes: &[u8], section: &[u8]) -> std::ops::Range<usize> {
 }
 
 impl Index {
-    /// Verifies and loads an index (see [`Trust`] for the signature rules).
+    /// Verifies and loads an index (see [`Trust`] for the signature rules). Indexes of at least
+    /// [`MIH_MIN_ENTRIES`] PDQ entries get multi-index tables.
     pub fn from_bytes(bytes: Vec<u8>, trust: &Trust) -> Result<Index, Error> {
+        let mut index = Self::from_bytes_linear(bytes, trust)?;
+        if index.count(HashKind::Pdq) >= MIH_MIN_ENTRIES {
+            index.set_multi_index(true);
+        }
+        Ok(index)
+    }
+
+    /// Verifies and loads an index like [`Index::from_bytes`], without multi-index tables
+    /// whatever its size: memory stays the file's bytes (36 per PDQ entry) and PDQ lookups scan
+    /// linearly. For hosts where memory is scarcer than time (a worker isolate), which would
+    /// otherwise hold the tables (and a copy of the hashes while building them) at their peak.
+    pub fn from_bytes_linear(bytes: Vec<u8>, trust: &Trust) -> Result<Index, Error> {
         let (header, meta, exact, pdq_section) = {
             let parsed = container::parse(&bytes, trust, &[Artifact::Index])?;
             let meta: IndexMeta = serde_json::from_str(parsed.metadata)
@@ -202,13 +215,12 @@ impl Index {
             (parsed.header, meta, exact, pdq)
         };
         let pdq = &bytes[pdq_section.clone()];
-        if pdq.len() % PDQ_RECORD != 0 {
+        if !pdq.len().is_multiple_of(PDQ_RECORD) {
             return Err(bad(format!(
                 "pdq section of {} bytes is not a whole number of records",
                 pdq.len()
             )));
         }
-        let n = pdq.len() / PDQ_RECORD;
         let lists = meta.lists.len();
         for rec in pdq.chunks_exact(PDQ_RECORD) {
             let list = PdqRecord(rec).list();
@@ -227,11 +239,7 @@ impl Index {
                 }
             }
         }
-        let mut index = Index { bytes, header, meta, exact, pdq: pdq_section, mih: None };
-        if n >= MIH_MIN_ENTRIES {
-            index.set_multi_index(true);
-        }
-        Ok(index)
+        Ok(Index { bytes, header, meta, exact, pdq: pdq_section, mih: None })
     }
 
     /// The header (version, creation time, signature status).
@@ -426,14 +434,14 @@ impl Index {
                 }
             }
         }
-        if let Some(pdq) = &query.pdq {
-            if pdq.quality.is_none_or(|q| q >= options.min_quality) {
-                let variants = pdq.variants();
-                for (id, (d, v)) in self.pdq_near(variants, options.threshold) {
-                    let Some(r) = self.pdq_record(id as usize) else { continue };
-                    let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
-                    push(r.list(), HashKind::Pdq, d, r.hash().to_hex(), variant);
-                }
+        if let Some(pdq) = &query.pdq
+            && pdq.quality.is_none_or(|q| q >= options.min_quality)
+        {
+            let variants = pdq.variants();
+            for (id, (d, v)) in self.pdq_near(variants, options.threshold) {
+                let Some(r) = self.pdq_record(id as usize) else { continue };
+                let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
+                push(r.list(), HashKind::Pdq, d, r.hash().to_hex(), variant);
             }
         }
         out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));

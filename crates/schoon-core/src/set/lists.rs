@@ -238,10 +238,11 @@ impl ListParser {
 
 fn plain_line(out: &mut ParsedList, line: &str, kind: Option<HashKind>) -> Result<(), Error> {
     // The common case, one bare hash per line, without splitting.
-    if let Some(k) = kind {
-        if line.len() == 2 * k.len() && line.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return out.add(k, line, None);
-        }
+    if let Some(k) = kind
+        && line.len() == 2 * k.len()
+        && line.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return out.add(k, line, None);
     }
     let mut parts = line.split([',', ' ', '\t', ';']).filter(|p| !p.is_empty());
     let token = parts.next().unwrap_or("");

@@ -1,0 +1,159 @@
+//! Conversions between JavaScript values and the core's types, in one place.
+//!
+//! Objects are built with `Reflect.set` on plain objects rather than through serde: the
+//! results are a handful of strings and numbers, and this keeps serde's machinery out of the
+//! module (see README.md for what that saves).
+
+use js_sys::{Array, Object, Reflect};
+use schoon_core::{
+    CallerError, Error, ExactHashes, HashOptions, ImageHashes, PdqMode, Report, pdq::Pdq,
+};
+use wasm_bindgen::JsValue;
+
+/// Sets `obj[key] = value`.
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Cannot fail: `obj` is an ordinary extensible object we just created (or a fresh `Error`),
+    // and `key` names no accessor or frozen property, so `Reflect.set` defines a data property.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+fn caller(message: String) -> Error {
+    Error::Caller(CallerError { message })
+}
+
+/// The core's error as a JavaScript `Error` named `SchoonError`, with the core's message and
+/// its kind (`'bad_input'`, `'limit'`, `'unsupported'`, `'caller'`) as `err.kind`.
+pub(crate) fn js_error(e: &Error) -> JsValue {
+    let err = js_sys::Error::new(&e.to_string());
+    err.set_name("SchoonError");
+    set(&err, "kind", e.kind().as_str());
+    err.into()
+}
+
+/// The exact hashes as `{ bytes, md5, sha1, sha256 }`.
+pub(crate) fn exact_object(e: &ExactHashes) -> Object {
+    let o = Object::new();
+    set(&o, "bytes", e.bytes as f64);
+    set(&o, "md5", e.md5.to_hex());
+    set(&o, "sha1", e.sha1.to_hex());
+    set(&o, "sha256", e.sha256.to_hex());
+    o
+}
+
+fn dihedral_array(p: &Pdq) -> Array {
+    p.dihedral.iter().map(|h| JsValue::from(h.to_hex())).collect()
+}
+
+/// A PDQ result as `{ pdq, quality, pdqDihedral }`.
+pub(crate) fn pdq_object(p: &Pdq) -> Object {
+    let o = Object::new();
+    set(&o, "pdq", p.hash.to_hex());
+    set(&o, "quality", p.quality);
+    set(&o, "pdqDihedral", dihedral_array(p));
+    o
+}
+
+/// Sets `format`, `width`, `height`, `pdq`, `quality` and, if asked, `pdqDihedral`.
+pub(crate) fn set_image_fields(o: &Object, img: &ImageHashes, dihedral: bool) {
+    set(o, "format", img.info.format.name());
+    set(o, "width", img.info.width);
+    set(o, "height", img.info.height);
+    set(o, "pdq", img.pdq.hash.to_hex());
+    set(o, "quality", img.pdq.quality);
+    if dihedral {
+        set(o, "pdqDihedral", dihedral_array(&img.pdq));
+    }
+}
+
+/// A report as `hashBytes` returns it: the exact hashes, then either the image's format,
+/// dimensions and PDQ, or `error` and `errorKind` (the fields of a `schoon hash` line).
+pub(crate) fn report_object(r: &Report, dihedral: bool) -> Object {
+    let o = exact_object(&r.exact);
+    match &r.image {
+        Ok(img) => set_image_fields(&o, img, dihedral),
+        Err(e) => {
+            set(&o, "error", e.to_string());
+            set(&o, "errorKind", e.kind().as_str());
+        }
+    }
+    o
+}
+
+/// `HashOptions` from `{ mode?, dihedral?, maxWidth?, ... }`; `undefined` and `null` give the
+/// defaults. Unknown keys are refused so that a misspelt limit is never silently ignored.
+/// Returns the options and whether the dihedral hashes were asked for.
+pub(crate) fn parse_hash_options(value: &JsValue) -> Result<(HashOptions, bool), Error> {
+    let mut options = HashOptions::default();
+    let mut dihedral = false;
+    if value.is_undefined() || value.is_null() {
+        return Ok((options, dihedral));
+    }
+    if !value.is_object() {
+        return Err(caller("options must be an object".to_owned()));
+    }
+    let obj = Object::from(value.clone());
+    for key in Object::keys(&obj) {
+        let Some(name) = key.as_string() else { continue };
+        // Cannot fail: `obj` is an object and `key` one of its own enumerable keys.
+        let v = Reflect::get(&obj, &key).unwrap_or(JsValue::UNDEFINED);
+        if v.is_undefined() {
+            continue;
+        }
+        let limits = &mut options.limits;
+        match name.as_str() {
+            "mode" => options.mode = parse_mode(&v)?,
+            "dihedral" => {
+                dihedral = v.as_bool().ok_or_else(|| caller(not_a("dihedral", "boolean")))?;
+            }
+            "maxWidth" => limits.max_width = integer(&name, &v, u32::MAX.into())? as u32,
+            "maxHeight" => limits.max_height = integer(&name, &v, u32::MAX.into())? as u32,
+            "maxPixels" => limits.max_pixels = integer(&name, &v, MAX_SAFE)?,
+            "maxAlloc" => limits.max_alloc = integer(&name, &v, MAX_SAFE)?,
+            "maxInputBytes" => limits.max_input_bytes = integer(&name, &v, MAX_SAFE)?,
+            _ => return Err(caller(format!("unknown option '{name}'"))),
+        }
+    }
+    Ok((options, dihedral))
+}
+
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE: u64 = (1 << 53) - 1;
+
+fn not_a(name: &str, what: &str) -> String {
+    format!("option {name} must be a {what}")
+}
+
+fn parse_mode(v: &JsValue) -> Result<PdqMode, Error> {
+    match v.as_string().as_deref() {
+        Some("fast") => Ok(PdqMode::Fast),
+        Some("reference") => Ok(PdqMode::Reference),
+        Some(other) => {
+            Err(caller(format!("option mode must be 'fast' or 'reference', got '{other}'")))
+        }
+        None => Err(caller(not_a("mode", "string ('fast' or 'reference')"))),
+    }
+}
+
+/// A non-negative integer no larger than `max`.
+fn integer(name: &str, v: &JsValue, max: u64) -> Result<u64, Error> {
+    match v.as_f64() {
+        Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= max as f64 => Ok(x as u64),
+        // The value is not echoed: formatting a float would add Rust's float printing to the
+        // module for one message.
+        Some(_) => Err(caller(format!("option {name} must be an integer from 0 to {max}"))),
+        None => Err(caller(not_a(name, "number"))),
+    }
+}
+
+/// Limits are plain data: make sure the defaults the TypeScript docs quote stay true.
+#[cfg(test)]
+mod tests {
+    use schoon_core::Limits;
+
+    #[test]
+    fn documented_defaults() {
+        let l = Limits::default();
+        assert_eq!((l.max_width, l.max_height, l.max_pixels), (16_384, 16_384, 100_000_000));
+        assert_eq!((l.max_alloc, l.max_input_bytes), (512 << 20, 256 << 20));
+    }
+}
