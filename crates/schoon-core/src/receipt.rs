@@ -326,12 +326,14 @@ mod tests {
         back.verify(&key.public_key()).unwrap();
     }
 
+    type Alteration = Box<dyn Fn(&mut Receipt)>;
+
     #[test]
     fn every_altered_field_fails() {
         let key = SigningKey::from_seed([3; 32]);
         let mut r = sample();
         r.sign(&key).unwrap();
-        let alterations: Vec<Box<dyn Fn(&mut Receipt)>> = vec![
+        let alterations: Vec<Alteration> = vec![
             Box::new(|r| r.id.replace_range(0..1, "1")),
             Box::new(|r| r.issued += 1),
             Box::new(|r| r.tenant.push('x')),
@@ -369,7 +371,7 @@ mod tests {
     #[test]
     fn malformed_fields_are_refused_before_signing() {
         let key = SigningKey::from_seed([6; 32]);
-        let cases: Vec<(Box<dyn Fn(&mut Receipt)>, &str)> = vec![
+        let cases: Vec<(Alteration, &str)> = vec![
             (Box::new(|r| r.v = 2), "format version 2"),
             (Box::new(|r| r.id = "XYZ".into()), "id 'XYZ'"),
             (Box::new(|r| r.value = "00".into()), "value '00'"),

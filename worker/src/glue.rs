@@ -1,0 +1,317 @@
+//! The Workers adapter (wasm32 only): converts `worker::Request` to a [`Head`] and a capped
+//! body, runs [`App`], converts the [`Reply`] back, and implements [`Backend`] over the
+//! bindings: KV `SCHOON_KV`, R2 `SCHOON_R2`, the optional rate limiter `SCHOON_RATE_LIMITER`.
+//!
+//! Nothing here decides anything: routing, limits, statuses and JSON are in the pure modules.
+//! The fetch handler never returns `Err` (which the runtime would turn into a bare 500): every
+//! failure is answered as JSON through [`ApiError::to_response`].
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use js_sys::{Function, Promise, Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use worker::{
+    Context, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response,
+    ResponseBody, ResponseBuilder, event,
+};
+
+use crate::app::{App, plan};
+use crate::backend::{Backend, KvPage, StoreError};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::http::{self, Deferred, Forward, Head, Method, Outcome, Reply};
+use crate::state::Isolate;
+
+const KV: &str = "SCHOON_KV";
+const R2: &str = "SCHOON_R2";
+const LIMITER: &str = "SCHOON_RATE_LIMITER";
+
+thread_local! {
+    static ISOLATE: OnceCell<Rc<Isolate>> = const { OnceCell::new() };
+    static CONFIG: OnceCell<Result<Rc<Config>, ApiError>> = const { OnceCell::new() };
+}
+
+fn js_error(e: impl std::fmt::Debug) -> StoreError {
+    StoreError(format!("{e:?}"))
+}
+
+fn random_fill(buf: &mut [u8]) -> Result<(), StoreError> {
+    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
+    let crypto = scope.crypto().map_err(js_error)?;
+    // getRandomValues takes at most 65536 bytes at a time.
+    for chunk in buf.chunks_mut(65_536) {
+        crypto.get_random_values_with_u8_array(chunk).map_err(js_error)?;
+    }
+    Ok(())
+}
+
+fn isolate() -> Rc<Isolate> {
+    ISOLATE.with(|cell| {
+        cell.get_or_init(|| {
+            let mut id = [0u8; 8];
+            let id = match random_fill(&mut id) {
+                Ok(()) => schoon_core::hex::encode(&id),
+                Err(_) => format!("{:016x}", js_sys::Date::now() as u64),
+            };
+            Rc::new(Isolate::new(id))
+        })
+        .clone()
+    })
+}
+
+fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
+    CONFIG.with(|cell| {
+        cell.get_or_init(|| {
+            Config::from_lookup(|name| {
+                env.var(name)
+                    .map(|v| v.to_string())
+                    .or_else(|_| env.secret(name).map(|s| s.to_string()))
+                    .ok()
+            })
+            .map(Rc::new)
+        })
+        .clone()
+    })
+}
+
+/// The backend over this request's bindings.
+#[derive(Clone)]
+struct Bindings {
+    env: Env,
+}
+
+impl Bindings {
+    fn kv(&self) -> Result<worker::kv::KvStore, StoreError> {
+        self.env.kv(KV).map_err(js_error)
+    }
+}
+
+async fn promise(value: JsValue) -> Result<JsValue, StoreError> {
+    let p: Promise = value.dyn_into().map_err(js_error)?;
+    JsFuture::from(p).await.map_err(js_error)
+}
+
+impl Backend for Bindings {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) -> Result<(), StoreError> {
+        random_fill(buf)
+    }
+
+    async fn kv_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.kv()?.get(key).text().await.map_err(js_error)
+    }
+
+    async fn kv_put(
+        &self,
+        key: &str,
+        value: &str,
+        metadata: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut put = self.kv()?.put(key, value).map_err(js_error)?;
+        if let Some(m) = metadata {
+            let m: serde_json::Value = serde_json::from_str(m).map_err(js_error)?;
+            put = put.metadata(m).map_err(js_error)?;
+        }
+        put.execute().await.map_err(js_error)
+    }
+
+    async fn kv_delete(&self, key: &str) -> Result<(), StoreError> {
+        self.kv()?.delete(key).await.map_err(js_error)
+    }
+
+    async fn kv_list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<KvPage, StoreError> {
+        let mut list = self.kv()?.list().prefix(prefix.to_owned()).limit(u64::from(limit));
+        if let Some(c) = cursor {
+            list = list.cursor(c.to_owned());
+        }
+        let page = list.execute().await.map_err(js_error)?;
+        Ok(KvPage {
+            keys: page
+                .keys
+                .into_iter()
+                .map(|k| (k.name, k.metadata.map(|m| m.to_string())))
+                .collect(),
+            cursor: if page.list_complete { None } else { page.cursor },
+        })
+    }
+
+    async fn blob_get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let bucket = self.env.bucket(R2).map_err(js_error)?;
+        let Some(object) = bucket.get(key).execute().await.map_err(js_error)? else {
+            return Ok(None);
+        };
+        match object.body() {
+            Some(body) => body.bytes().await.map(Some).map_err(js_error),
+            None => Ok(Some(Vec::new())),
+        }
+    }
+
+    async fn blob_put(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        // Straight from wasm memory into one JS buffer: the worker crate's `put` wants an owned
+        // Vec, which would be a second copy of a 36 MB index inside the 128 MB isolate.
+        let bucket = Reflect::get(&self.env, &JsValue::from_str(R2)).map_err(js_error)?;
+        let put: Function = Reflect::get(&bucket, &JsValue::from_str("put"))
+            .map_err(js_error)?
+            .dyn_into()
+            .map_err(js_error)?;
+        let data = Uint8Array::from(bytes);
+        let result = put.call2(&bucket, &JsValue::from_str(key), &data).map_err(js_error)?;
+        promise(result).await.map(|_| ())
+    }
+
+    async fn rate_limit(&self, key: &str) -> Result<Option<bool>, StoreError> {
+        let Ok(limiter) = self.env.rate_limiter(LIMITER) else { return Ok(None) };
+        let outcome = limiter.limit(key.to_owned()).await.map_err(js_error)?;
+        Ok(Some(outcome.success))
+    }
+}
+
+fn head_of(req: &Request) -> Head {
+    let url = req.url().ok();
+    let path = url.as_ref().map(|u| u.path().to_owned()).unwrap_or_else(|| "/".into());
+    let query = url.as_ref().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+    Head {
+        method: Method::parse(req.inner().method().as_str()),
+        path,
+        query,
+        headers: req.headers().entries().collect(),
+    }
+}
+
+/// Reads at most `max` bytes of the body; a longer body is refused while it streams in.
+async fn read_capped(req: &mut Request, head: &Head, max: u64) -> Result<Vec<u8>, ApiError> {
+    let declared = head.content_length().unwrap_or(0).min(max);
+    let mut body = Vec::with_capacity(declared as usize);
+    let mut stream = match req.stream() {
+        Ok(s) => s,
+        // No body at all.
+        Err(_) => return Ok(body),
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Err(ApiError::TooLarge { what: "body", max });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn headers_of(pairs: &[(String, String)]) -> Headers {
+    let headers = Headers::new();
+    for (k, v) in pairs {
+        // An invalid header value is dropped rather than failing the response.
+        let _ = headers.append(k, v);
+    }
+    headers
+}
+
+fn response_of(r: http::Response) -> Response {
+    let body = if r.body.is_empty() { ResponseBody::Empty } else { ResponseBody::Body(r.body) };
+    ResponseBuilder::new().with_status(r.status).with_headers(headers_of(&r.headers)).body(body)
+}
+
+fn error_response(e: ApiError) -> Response {
+    response_of(e.to_response())
+}
+
+async fn forward(forward: Forward, body: Option<JsValue>) -> Response {
+    let mut init = RequestInit::new();
+    init.with_method(worker::Method::from(forward.method.as_str().to_owned()))
+        .with_headers(headers_of(&forward.headers))
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(body);
+    let request = match Request::new_with_init(&forward.url, &init) {
+        Ok(r) => r,
+        Err(e) => return error_response(ApiError::BadGateway(format!("origin request: {e}"))),
+    };
+    match Fetch::Request(request).send().await {
+        Ok(r) => r,
+        Err(e) => error_response(ApiError::BadGateway(format!("origin unreachable: {e}"))),
+    }
+}
+
+async fn blob(env: &Env, key: &str, head: http::Response) -> Response {
+    let object = match env.bucket(R2) {
+        Ok(b) => b.get(key).execute().await,
+        Err(e) => Err(e),
+    };
+    match object {
+        Ok(Some(object)) => match object.body().map(|b| b.response_body()) {
+            Some(Ok(body)) => ResponseBuilder::new()
+                .with_status(head.status)
+                .with_headers(headers_of(&head.headers))
+                .body(body),
+            _ => error_response(ApiError::Internal(format!("object {key} has no body"))),
+        },
+        Ok(None) => error_response(ApiError::NotFound(format!("object {key} is missing"))),
+        Err(e) => error_response(ApiError::storage(e)),
+    }
+}
+
+fn defer(ctx: &Context, deferred: Vec<Deferred>, env: &Env, config: &Rc<Config>) {
+    for d in deferred {
+        let (env, config, isolate) = (env.clone(), config.clone(), isolate());
+        ctx.wait_until(async move {
+            let Deferred::FlushCounters { after_ms, .. } = &d;
+            if *after_ms > 0 {
+                Delay::from(Duration::from_millis(*after_ms)).await;
+            }
+            let backend = Bindings { env };
+            let app = App { config: &config, isolate: &isolate, backend: &backend };
+            if let Err(e) = app.run_deferred(&d).await {
+                worker::console_error!("deferred work failed: {e}");
+            }
+        });
+    }
+}
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let head = head_of(&req);
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => return Ok(error_response(e)),
+    };
+    let planned = match plan(&head, &config) {
+        Ok(p) => p,
+        Err(e) => return Ok(error_response(e)),
+    };
+    let body = if planned.body_limit > 0 {
+        match read_capped(&mut req, &head, planned.body_limit).await {
+            Ok(b) => b,
+            Err(e) => return Ok(error_response(e)),
+        }
+    } else {
+        Vec::new()
+    };
+    let isolate = isolate();
+    let backend = Bindings { env: env.clone() };
+    let app = App { config: &config, isolate: &isolate, backend: &backend };
+    let Reply { outcome, deferred } = app.handle(planned, &head, body).await;
+    defer(&ctx, deferred, &env, &config);
+    Ok(match outcome {
+        Outcome::Respond(r) => response_of(r),
+        Outcome::Blob { key, head } => blob(&env, &key, head).await,
+        Outcome::Forward { forward: f, body } => {
+            let body = (!body.is_empty()).then(|| JsValue::from(Uint8Array::from(&body[..])));
+            forward(f, body).await
+        }
+        Outcome::ForwardUnread(f) => {
+            let body = req.inner().body().map(JsValue::from);
+            forward(f, body).await
+        }
+    })
+}

@@ -1,0 +1,405 @@
+//! Hit receipts as the worker stores them, their follow-ups, listings and hotline reports.
+//!
+//! KV layout: `receipt:{id}` holds the [`Record`] (the signed receipt, its follow-up status and
+//! history); `receipts:{tenant}:{issued ms, 13 digits}:{id}` is an empty value whose metadata
+//! ([`IndexEntry`]) lets one list call read up to 1000 receipts of a tenant in issue order.
+
+use schoon_core::receipt::Receipt;
+use schoon_core::set::{HashKind, Match, Query};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::backend::Backend;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::query::checked_value;
+use crate::time::rfc3339;
+
+/// Most receipts issued for one check (one per matching list and hash kind).
+pub const MAX_RECEIPTS_PER_CHECK: usize = 16;
+
+/// Longest follow-up note, in bytes.
+pub const MAX_NOTE: usize = 2000;
+
+/// A receipt's follow-up status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// No follow-up yet.
+    Open,
+    /// The tenant removed the content.
+    Removed,
+    /// The tenant disputes the match.
+    Disputed,
+}
+
+impl Status {
+    /// `open`, `removed` or `disputed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::Removed => "removed",
+            Status::Disputed => "disputed",
+        }
+    }
+}
+
+/// One follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// The new status.
+    pub status: Status,
+    /// The tenant's note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// When, unix milliseconds.
+    pub time_ms: u64,
+}
+
+/// A stored receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The signed receipt.
+    pub receipt: Receipt,
+    /// The current status.
+    pub status: Status,
+    /// Every follow-up, oldest first.
+    #[serde(default)]
+    pub follow_ups: Vec<FollowUp>,
+}
+
+/// The listing metadata of a receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// The receipt id.
+    pub id: String,
+    /// Issued, unix milliseconds.
+    pub issued: u64,
+    /// Current status.
+    pub status: Status,
+    /// Hash kind that matched.
+    pub kind: HashKind,
+    /// The list.
+    pub list: String,
+    /// The distance.
+    pub distance: u32,
+}
+
+/// KV key of a receipt record.
+pub fn record_key(id: &str) -> String {
+    format!("receipt:{id}")
+}
+
+/// KV key prefix of a tenant's receipt listing.
+pub fn index_prefix(tenant: &str) -> String {
+    format!("receipts:{tenant}:")
+}
+
+fn index_key(tenant: &str, issued: u64, id: &str) -> String {
+    format!("receipts:{tenant}:{issued:013}:{id}")
+}
+
+/// Whether `id` looks like a receipt id (so path segments never reach KV unchecked).
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn to_text<T: Serialize>(v: &T) -> Result<String, ApiError> {
+    serde_json::to_string(v).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+async fn store<B: Backend>(backend: &B, record: &Record) -> Result<(), ApiError> {
+    let r = &record.receipt;
+    let entry = IndexEntry {
+        id: r.id.clone(),
+        issued: r.issued,
+        status: record.status,
+        kind: r.kind,
+        list: r.list.clone(),
+        distance: r.distance,
+    };
+    backend.kv_put(&record_key(&r.id), &to_text(record)?, None).await.map_err(ApiError::storage)?;
+    backend
+        .kv_put(&index_key(&r.tenant, r.issued, &r.id), "", Some(&to_text(&entry)?))
+        .await
+        .map_err(ApiError::storage)
+}
+
+/// Issues, signs and stores one receipt per match (at most [`MAX_RECEIPTS_PER_CHECK`]).
+pub async fn issue<B: Backend>(
+    backend: &B,
+    config: &Config,
+    tenant: &str,
+    query: &Query,
+    matches: &[Match],
+    set_version: u64,
+) -> Result<Vec<Receipt>, ApiError> {
+    let mut out = Vec::new();
+    for m in matches.iter().take(MAX_RECEIPTS_PER_CHECK) {
+        let Some(value) = checked_value(query, m.kind) else { continue };
+        let mut id = [0u8; 16];
+        backend
+            .fill_random(&mut id)
+            .map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+        let mut receipt = Receipt {
+            id: schoon_core::hex::encode(&id),
+            issued: backend.now_ms(),
+            tenant: tenant.to_owned(),
+            kind: m.kind,
+            value,
+            variant: m.variant.map(str::to_owned),
+            list: m.list.clone(),
+            category: m.category.clone(),
+            distance: m.distance,
+            set_version,
+            ..Receipt::default()
+        };
+        receipt.sign(&config.receipt_key)?;
+        let record = Record { receipt, status: Status::Open, follow_ups: Vec::new() };
+        store(backend, &record).await?;
+        out.push(record.receipt);
+    }
+    Ok(out)
+}
+
+/// Reads a receipt record.
+pub async fn load<B: Backend>(backend: &B, id: &str) -> Result<Option<Record>, ApiError> {
+    if !valid_id(id) {
+        return Ok(None);
+    }
+    match backend.kv_get(&record_key(id)).await.map_err(ApiError::storage)? {
+        None => Ok(None),
+        Some(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ApiError::Internal(format!("stored receipt {id} is unreadable: {e}"))),
+    }
+}
+
+/// The body of `POST /v1/receipts/{id}/follow-up`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpIn {
+    /// `removed` or `disputed`.
+    pub status: Status,
+    /// A note (at most 2000 bytes).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Records a follow-up and returns the updated record.
+pub async fn follow_up<B: Backend>(
+    backend: &B,
+    mut record: Record,
+    input: FollowUpIn,
+) -> Result<Record, ApiError> {
+    if input.status == Status::Open {
+        return Err(ApiError::Invalid("a follow-up status is removed or disputed".into()));
+    }
+    if let Some(note) = &input.note
+        && note.len() > MAX_NOTE
+    {
+        return Err(ApiError::Invalid(format!(
+            "note of {} bytes (at most {MAX_NOTE})",
+            note.len()
+        )));
+    }
+    if record.follow_ups.len() >= 100 {
+        return Err(ApiError::Conflict("this receipt has 100 follow-ups already".into()));
+    }
+    record.status = input.status;
+    record.follow_ups.push(FollowUp {
+        status: input.status,
+        note: input.note,
+        time_ms: backend.now_ms(),
+    });
+    store(backend, &record).await?;
+    Ok(record)
+}
+
+/// The issuer's public key as JSON.
+pub fn issuer_json(config: &Config) -> Value {
+    let public = config.receipt_key.public_key();
+    json!({
+        "algorithm": "Ed25519",
+        "public_key": public.to_hex(),
+        "key_id": schoon_core::hex::encode(&public.key_id()),
+        "message": "UTF-8 \"schoon receipt v1\" and a NUL byte, then the receipt without \"signature\" as RFC 8785 canonical JSON",
+    })
+}
+
+/// Whether a receipt verifies with this worker's key, and why not.
+pub fn verification(config: &Config, receipt: &Receipt) -> Value {
+    match receipt.verify(&config.receipt_key.public_key()) {
+        Ok(()) => json!({ "valid": true }),
+        Err(e) => json!({ "valid": false, "reason": e.to_string() }),
+    }
+}
+
+fn follow_ups_json(record: &Record) -> Value {
+    Value::Array(
+        record
+            .follow_ups
+            .iter()
+            .map(|f| json!({ "status": f.status.name(), "note": f.note, "time": rfc3339(f.time_ms) }))
+            .collect(),
+    )
+}
+
+/// A stored receipt as `GET /v1/receipts/{id}` answers it.
+pub fn record_json(config: &Config, record: &Record, now_ms: u64) -> Value {
+    let mut v = verification(config, &record.receipt);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("receipt".into(), json!(record.receipt));
+        obj.insert("status".into(), json!(record.status.name()));
+        obj.insert("follow_ups".into(), follow_ups_json(record));
+        obj.insert("issued".into(), json!(rfc3339(record.receipt.issued)));
+        obj.insert(
+            "overdue".into(),
+            json!(overdue(config, record.status, record.receipt.issued, now_ms, None)),
+        );
+        obj.insert("issuer".into(), issuer_json(config));
+    }
+    v
+}
+
+/// Whether an open receipt is older than the configured (or given) age.
+pub fn overdue(
+    config: &Config,
+    status: Status,
+    issued: u64,
+    now_ms: u64,
+    older_than_s: Option<u64>,
+) -> bool {
+    let age = older_than_s.unwrap_or(config.open_receipt_seconds).saturating_mul(1000);
+    status == Status::Open && now_ms.saturating_sub(issued) > age
+}
+
+/// The hotline report of a hit (schema `schoon.hit-report.v1`, see the README).
+pub fn report_json(config: &Config, record: &Record, now_ms: u64) -> Value {
+    let r = &record.receipt;
+    json!({
+        "schema": "schoon.hit-report.v1",
+        "generated": rfc3339(now_ms),
+        "receipt_id": r.id,
+        "reporter": { "tenant": r.tenant },
+        "detection": {
+            "time": rfc3339(r.issued),
+            "hash": { "kind": r.kind.name(), "value": r.value },
+            "variant": r.variant,
+            "match": {
+                "list": r.list,
+                "category": r.category,
+                "distance": r.distance,
+                "threshold": if r.kind == HashKind::Pdq { json!(config.match_options.threshold) } else { json!(0) },
+            },
+            "set_version": r.set_version,
+        },
+        "follow_up": { "status": record.status.name(), "history": follow_ups_json(record) },
+        "receipt": r,
+        "verification": {
+            "valid": r.verify(&config.receipt_key.public_key()).is_ok(),
+            "issuer": issuer_json(config),
+        },
+    })
+}
+
+/// Filters for a receipt listing.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only receipts older than this many seconds.
+    pub older_than_s: Option<u64>,
+}
+
+/// A page of a tenant's receipts, oldest first.
+pub async fn list<B: Backend>(
+    backend: &B,
+    tenant: &str,
+    filter: &ListFilter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<(Vec<IndexEntry>, Option<String>), ApiError> {
+    let page = backend
+        .kv_list(&index_prefix(tenant), cursor, limit.clamp(1, 1000))
+        .await
+        .map_err(ApiError::storage)?;
+    let now = backend.now_ms();
+    let entries = page
+        .keys
+        .iter()
+        .filter_map(|(_, meta)| {
+            meta.as_deref().and_then(|m| serde_json::from_str::<IndexEntry>(m).ok())
+        })
+        .filter(|e| filter.status.is_none_or(|s| s == e.status))
+        .filter(|e| {
+            filter
+                .older_than_s
+                .is_none_or(|s| now.saturating_sub(e.issued) > s.saturating_mul(1000))
+        })
+        .collect();
+    Ok((entries, page.cursor))
+}
+
+/// A listing entry as JSON.
+pub fn entry_json(config: &Config, e: &IndexEntry, now_ms: u64) -> Value {
+    json!({
+        "id": e.id,
+        "issued": rfc3339(e.issued),
+        "status": e.status.name(),
+        "kind": e.kind.name(),
+        "list": e.list,
+        "distance": e.distance,
+        "age_seconds": now_ms.saturating_sub(e.issued) / 1000,
+        "overdue": overdue(config, e.status, e.issued, now_ms, None),
+    })
+}
+
+/// One CSV cell (RFC 4180 quoting; cells starting with `=`, `+`, `-` or `@` get a leading `'`
+/// so spreadsheets do not run them as formulas).
+pub fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+/// The CSV form of a listing.
+pub fn entries_csv(config: &Config, entries: &[IndexEntry], now_ms: u64) -> String {
+    let mut out = String::from("id,issued,status,kind,list,distance,age_seconds,overdue\r\n");
+    for e in entries {
+        let row = [
+            e.id.clone(),
+            rfc3339(e.issued),
+            e.status.name().to_owned(),
+            e.kind.name().to_owned(),
+            e.list.clone(),
+            e.distance.to_string(),
+            (now_ms.saturating_sub(e.issued) / 1000).to_string(),
+            overdue(config, e.status, e.issued, now_ms, None).to_string(),
+        ];
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&cells.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(csv_cell("-1,2"), "\"'-1,2\"");
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(valid_id("0123456789abcdef0123456789abcdef"));
+        assert!(!valid_id("0123456789ABCDEF0123456789abcdef"));
+        assert!(!valid_id("../../etc"));
+    }
+}

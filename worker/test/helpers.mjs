@@ -1,0 +1,161 @@
+// Shared helpers of the worker tests: the built worker on real workerd (Miniflare), keys and
+// sets made with the `schoon` CLI, the project's fixtures.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare } from 'miniflare';
+
+export const WORKER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const REPO = path.resolve(WORKER, '..');
+export const FIXTURES = path.join(REPO, 'tests', 'fixtures');
+
+/** The `schoon` binary built by scripts/test.sh (SCHOON_CLI overrides). */
+export function cliPath() {
+  if (process.env.SCHOON_CLI) return process.env.SCHOON_CLI;
+  const target = process.env.CARGO_TARGET_DIR || path.join(REPO, 'target');
+  return path.join(target, 'release', 'schoon');
+}
+
+export function schoon(...args) {
+  return execFileSync(cliPath(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** `schoon scan` output as objects (exit status 1 means "found", not failure). */
+export function schoonScan(...paths) {
+  const r = spawnSync(cliPath(), ['scan', ...paths], { encoding: 'utf8' });
+  if (r.status !== 0 && r.status !== 1 && r.status !== 2) throw new Error(`schoon scan: ${r.stderr}`);
+  return r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+}
+
+export function tempDir(prefix = 'schoon-worker-') {
+  return mkdtempSync(path.join(tmpdir(), prefix));
+}
+
+/** A fresh Ed25519 key pair from `schoon keygen`: the file paths and the hex forms. */
+export function keygen(dir, name) {
+  const file = path.join(dir, name);
+  schoon('keygen', '--out', file);
+  const hex = (p) => readFileSync(p, 'utf8').split('\n').find((l) => l && !l.startsWith('#')).trim();
+  return { file, pub: `${file}.pub`, secretHex: hex(file), publicHex: hex(`${file}.pub`) };
+}
+
+export const fixture = (name) => readFileSync(path.join(FIXTURES, name));
+
+/** expected.csv as objects keyed by file name. */
+export function expected() {
+  const lines = readFileSync(path.join(FIXTURES, 'expected.csv'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const header = lines.shift().split(',');
+  return Object.fromEntries(lines.map((l) => {
+    const cells = l.split(',');
+    return [cells[0], Object.fromEntries(header.map((h, i) => [h, cells[i]]))];
+  }));
+}
+
+/**
+ * Builds an index and a filter with `schoon build` from fixture images (exact hashes and PDQ)
+ * and optional extra list files. Returns the file paths and bytes.
+ */
+export function buildSet(dir, { name, images = [], key, version, extra = [], deltaFrom, base } = {}) {
+  const images_dir = path.join(dir, `${name}-images`);
+  mkdirSync(images_dir, { recursive: true });
+  for (const img of images) copyFileSync(path.join(FIXTURES, img), path.join(images_dir, img));
+  const index = path.join(dir, `${name}.index`);
+  const filter = path.join(dir, `${name}.filter`);
+  const args = ['build', '--images', images_dir, '--name', name, '--category', 'test', '--out-index', index, '--out-filter', filter];
+  if (key) args.push('--signing-key', key.file); else args.push('--unsigned');
+  if (version) args.push('--set-version', String(version));
+  if (base) args.push('--base-index', base);
+  let delta;
+  if (deltaFrom) {
+    delta = path.join(dir, `${name}.delta`);
+    args.push('--delta-from', deltaFrom, '--out-delta', delta);
+  }
+  args.push(...extra);
+  schoon(...args);
+  return {
+    index, filter, delta,
+    indexBytes: readFileSync(index),
+    filterBytes: readFileSync(filter),
+    deltaBytes: delta ? readFileSync(delta) : undefined,
+  };
+}
+
+export const sha256hex = (data) => createHash('sha256').update(data).digest('hex');
+
+export const ADMIN_KEY = 'admin-key-for-tests-only';
+
+/** Worker variables for a test instance (strings, as wrangler passes them). */
+export function bindings(setKey, receiptKey, overrides = {}) {
+  return {
+    SET_PUBLIC_KEY: setKey.publicHex,
+    RECEIPT_SIGNING_KEY: receiptKey.secretHex,
+    ADMIN_KEY_SHA256: sha256hex(ADMIN_KEY),
+    SET_REFRESH_SECONDS: '0',
+    ...overrides,
+  };
+}
+
+/**
+ * The built worker (build/index.js) on workerd through Miniflare, with in-memory KV and R2 and
+ * the rate-limit binding. `port` makes it listen on 127.0.0.1 (for load tests); `persist` keeps
+ * KV and R2 in a directory so a second instance starts cold on the same data.
+ */
+export async function startWorker(vars, { port, ratelimit = 100000, persist } = {}) {
+  const script = path.join(WORKER, 'build', 'index.js');
+  if (!existsSync(script)) throw new Error('build/index.js is missing: run scripts/build.sh');
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRoot: path.join(WORKER, 'build'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    kvNamespaces: ['SCHOON_KV'],
+    r2Buckets: ['SCHOON_R2'],
+    ratelimits: { SCHOON_RATE_LIMITER: { simple: { limit: ratelimit, period: 60 } } },
+    bindings: vars,
+    ...(persist ? { kvPersist: path.join(persist, 'kv'), r2Persist: path.join(persist, 'r2') } : {}),
+    ...(port !== undefined ? { host: '127.0.0.1', port } : {}),
+  });
+  const base = port !== undefined ? (await mf.ready).toString().replace(/\/$/, '') : 'http://worker.test';
+  const call = async (method, p, { body, headers = {}, key, chunked = false } = {}) => {
+    const h = { ...headers };
+    if (key) h.authorization = `Bearer ${key}`;
+    let payload = body;
+    if (body !== undefined && !(body instanceof Uint8Array) && typeof body !== 'string') {
+      payload = JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    // Miniflare's dispatchFetch would send a buffer chunked; real clients declare its length.
+    if (payload !== undefined && !chunked) h['content-length'] ??= String(Buffer.byteLength(payload));
+    const res = await mf.dispatchFetch(`${base}${p}`, { method, headers: h, body: payload, redirect: 'manual' });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    let json;
+    try { json = JSON.parse(bytes.toString('utf8')); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, bytes, json, text: bytes.toString('utf8') };
+  };
+  return { mf, base, call, dispose: () => mf.dispose() };
+}
+
+/** Publishes an index and a filter with the admin key. */
+export async function publish(w, set) {
+  const put = (p, bytes) => w.call('PUT', p, { body: bytes, key: ADMIN_KEY, headers: { 'content-type': 'application/octet-stream' } });
+  const i = await put('/v1/admin/index', set.indexBytes);
+  const f = await put('/v1/admin/filter', set.filterBytes);
+  return { index: i, filter: f };
+}
+
+/** Creates a tenant and returns a key of the given scope. */
+export async function tenant(w, id, settings = {}, scope = 'server') {
+  const t = await w.call('PUT', `/v1/admin/tenants/${id}`, { body: settings, key: ADMIN_KEY });
+  if (t.status !== 201 && t.status !== 200) throw new Error(`tenant ${id}: ${t.status} ${t.text}`);
+  const k = await w.call('POST', `/v1/admin/tenants/${id}/keys`, { body: { scope }, key: ADMIN_KEY });
+  if (k.status !== 201) throw new Error(`key for ${id}: ${k.status} ${k.text}`);
+  return k.json.api_key;
+}
+
+export function writeJson(file, value) {
+  writeFileSync(file, JSON.stringify(value, null, 2));
+}
