@@ -402,6 +402,16 @@ mod tests {
     }
 
     #[test]
+    fn other_format_versions_are_unsupported() {
+        let key = SigningKey::from_seed([9; 32]);
+        let mut bytes = sample(Some(&key));
+        bytes[8..10].copy_from_slice(&2u16.to_le_bytes());
+        let e = parse(&bytes, &Trust::key(key.public_key()), &[Artifact::Filter]).unwrap_err();
+        assert_eq!(e.to_string(), "unsupported set format version 2");
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+    }
+
+    #[test]
     fn trust_rules() {
         let key = SigningKey::from_seed([9; 32]);
         let other = SigningKey::from_seed([8; 32]).public_key();
