@@ -42,3 +42,11 @@ export async function launch() {
     },
   };
 }
+
+/**
+ * Launches Chromium for tests that need isolated contexts (each `browser.newContext()` has its
+ * own storage, e.g. the Cache API): resolves to the playwright `Browser`.
+ */
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+}

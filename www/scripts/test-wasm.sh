@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the browser package and runs every WebAssembly test:
-#   1. `cargo xtask wasm`: every [[build]] of wasm-pack.toml (web, bundler, nodejs, platform),
-#      wasm-opt, size budgets; then `cargo xtask wasm check` semantics (stale/missing = fail)
-#   2. `tsc`: the typed wrapper and the worker (www/dist)
-#   3. the Rust fixture tests through the bindings (crates/schoon-wasm/tests) in Node, in
-#      headless Chromium, and in a dedicated worker in Chromium
-#   4. `node --test test/`: the built package as users get it (every output, through the
-#      package's exports) and the browser entry point + HashWorker in Chromium (Playwright)
+# Builds the browser package and runs every WebAssembly and browser test:
+#   1. `cargo xtask wasm`: every [[build]] of wasm-pack.toml (web, bundler, web-full,
+#      web-platform, nodejs), wasm-opt, size budgets; then `cargo xtask wasm check` semantics
+#      (stale/missing = fail)
+#   2. `tsc`: the typed wrapper, the guard and its worker (www/dist)
+#   3. the Rust tests through the bindings (crates/schoon-wasm/tests: fixtures, Filter, and in
+#      Node the Index) in Node, in headless Chromium, and in a dedicated worker in Chromium
+#   4. `node --test test/*.test.mjs`: the built package as users get it (every output, through the
+#      package's exports; Filter and Index in Node), the browser entry point + HashWorker +
+#      platform decoding in Chromium, and the upload guard end to end against the demo server
+#      in Chromium (test/guard.test.mjs; screenshots in tests/artifacts/)
 #
 # Prerequisites (scripts/setup installs them): the wasm32-unknown-unknown target; wasm-pack
 # (`cargo install wasm-pack`); wasm-bindgen-cli at the version pinned in wasm-pack.toml
@@ -45,8 +48,8 @@ else
     cargo xtask wasm check
 fi
 
-step "wasm-bindgen tests in Node"
-wasm-pack --log-level warn test --node --mode no-install crates/schoon-wasm
+step "wasm-bindgen tests in Node (with the Index)"
+wasm-pack --log-level warn test --node --mode no-install crates/schoon-wasm --features index
 
 command -v chromedriver >/dev/null || { echo "chromedriver not on PATH (apt-get install chromium-driver)" >&2; exit 1; }
 step "wasm-bindgen tests in headless Chromium"
@@ -56,11 +59,13 @@ step "wasm-bindgen tests in a dedicated worker in headless Chromium"
 WASM_BINDGEN_USE_DEDICATED_WORKER=1 wasm-pack --log-level warn test --headless --chrome --mode no-install crates/schoon-wasm
 
 step "npm package tests (Node, Chromium)"
-(cd www && node --test test/)
+(cd www && node --test test/*.test.mjs)
 
 if [ "$bench" = 1 ]; then
     step "decoder benchmark"
     (cd www && node bench/run.mjs)
+    step "guard figures"
+    (cd www && node bench/guard.mjs)
 fi
 
 step "wasm tests passed"

@@ -5,6 +5,8 @@
 import type * as Glue from '../pkg/web/schoon.js';
 import type {
   ExactHashes,
+  Filter,
+  FilterOptions,
   HashOptions,
   HashResult,
   ImageFormat,
@@ -16,14 +18,25 @@ import type {
 export type {
   ErrorKind,
   ExactHashes,
+  ExactQuery,
+  Filter,
+  FilterCheck,
+  FilterOptions,
   HashedImage,
+  HashKind,
   HashOptions,
   HashResult,
+  ImageCheck,
   ImageFormat,
   ImageHashes,
   InitInput,
+  ListInfo,
+  PdqCheck,
+  PdqQuery,
   PdqResult,
   SchoonError,
+  SignatureStatus,
+  TrustOptions,
   UndecodedFile,
 } from '../pkg/web/schoon.js';
 
@@ -37,6 +50,10 @@ export type Bindings = Pick<
   | 'pdqFromBlockMeans'
   | 'version'
   | 'formats'
+  | 'md5'
+  | 'sha1'
+  | 'sha256'
+  | 'Filter'
 >;
 
 /** Bytes in any of the usual containers (views are not copied before the call). */
@@ -94,6 +111,17 @@ export interface Api {
   version(): string;
   /** The image formats this build decodes. */
   formats(): ImageFormat[];
+  /** MD5 of the bytes, hex (`crypto.subtle` has none). */
+  md5(bytes: Bytes): string;
+  /** SHA-1 of the bytes, hex (prefer `crypto.subtle.digest` where it exists). */
+  sha1(bytes: Bytes): string;
+  /** SHA-256 of the bytes, hex (prefer `crypto.subtle.digest` where it exists). */
+  sha256(bytes: Bytes): string;
+  /**
+   * Verifies and loads a filter (`new Filter(bytes, options)` of the module): throws a
+   * `SchoonError` with `code` `'set'`, `'signature'` or `'stale'` when it is refused.
+   */
+  loadFilter(bytes: Bytes, options: FilterOptions): Filter;
 }
 
 /** A `Uint8Array` over the same memory (no copy). */
@@ -158,6 +186,10 @@ export function makeApi(loader: Loader): Api {
     pdqFromBlockMeans: (plane, bw, bh, fw, fh) => ready().pdqFromBlockMeans(plane, bw, bh, fw, fh),
     version: () => ready().version(),
     formats: () => ready().formats(),
+    md5: (bytes) => ready().md5(toUint8Array(bytes)),
+    sha1: (bytes) => ready().sha1(toUint8Array(bytes)),
+    sha256: (bytes) => ready().sha256(toUint8Array(bytes)),
+    loadFilter: (bytes, options) => new (ready().Filter)(toUint8Array(bytes), options),
   };
   return api;
 }

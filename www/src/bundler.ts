@@ -9,6 +9,9 @@ export type * from './api.js';
 
 const api = makeApi(preloaded(glue));
 
+/** The module's `Filter` class. */
+export const Filter = glue.Filter;
+
 export const {
   init,
   initSync,
@@ -21,5 +24,9 @@ export const {
   pdqFromBlockMeans,
   version,
   formats,
+  md5,
+  sha1,
+  sha256,
+  loadFilter,
 } = api;
 export default init;

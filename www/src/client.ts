@@ -14,6 +14,11 @@ export interface HashWorkerOptions {
    * once, start many workers). Default: the `.wasm` next to the glue.
    */
   wasm?: WebAssembly.Module | string | URL;
+  /**
+   * Which module the worker hashes with: `'browser'` (default; JPEG and PNG decoders, 240 KB
+   * gzip) or `'full'` (every decoder, 300 KB gzip). `wasm`, if given, must be that module.
+   */
+  module?: 'browser' | 'full';
 }
 
 /** Per-request options: the hashing options plus cancellation. */
@@ -148,8 +153,10 @@ export class HashWorker {
       this.#pump();
     });
     const wasm = this.#options.wasm;
-    if (wasm !== undefined) {
-      const init: Request = { id: 0, type: 'init', wasm: wasm instanceof URL ? wasm.href : wasm };
+    const module = this.#options.module ?? 'browser';
+    if (wasm !== undefined || module !== 'browser') {
+      const init: Request = { id: 0, type: 'init', module };
+      if (wasm !== undefined) init.wasm = wasm instanceof URL ? wasm.href : wasm;
       worker.postMessage(init);
     }
     return worker;

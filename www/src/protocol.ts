@@ -4,8 +4,9 @@ import type { ErrorKind, HashOptions } from './api.js';
 
 /** Client to worker. `id` is unique per client; the worker answers every request once. */
 export type Request =
-  /** Instantiate from this module or URL instead of the `.wasm` next to the glue. */
-  | { id: number; type: 'init'; wasm: WebAssembly.Module | string }
+  /** Hash with this module (`'browser'` or `'full'`), instantiated from this compiled module
+   * or URL instead of the `.wasm` next to the glue. */
+  | { id: number; type: 'init'; module: 'browser' | 'full'; wasm?: WebAssembly.Module | string }
   | { id: number; type: 'hash'; input: Uint8Array | Blob; options?: HashOptions }
   | { id: number; type: 'exactHashes'; input: Uint8Array | Blob };
 

@@ -2,7 +2,7 @@
 // module worker (`new Worker(url, { type: 'module' })`); it answers each `Request` (see
 // protocol.ts) with one `Response` carrying the same id, in order. Cancel by terminating it.
 
-import { exactHashes, hashBytes, init } from './index.js';
+import type { Api } from './api.js';
 import type { Request, Response, WireError } from './protocol.js';
 
 /** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib types `self` as a
@@ -13,7 +13,14 @@ interface Scope {
 }
 
 const scope = self as unknown as Scope;
-let ready: Promise<void> | undefined;
+let ready: Promise<Api> | undefined;
+
+/** The entry point of a module, imported only when asked for (static paths, for bundlers). */
+async function load(module: 'browser' | 'full', wasm?: WebAssembly.Module | string): Promise<Api> {
+  const api: Api = module === 'full' ? await import('./full.js') : await import('./index.js');
+  await api.init(wasm);
+  return api;
+}
 
 function toWire(err: unknown): WireError {
   if (err instanceof Error) {
@@ -32,13 +39,13 @@ async function bytesOf(input: Uint8Array | Blob): Promise<Uint8Array> {
 async function handle(req: Request): Promise<Response> {
   try {
     if (req.type === 'init') {
-      ready = init(req.wasm);
+      ready = load(req.module, req.wasm);
       await ready;
       return { id: req.id, ok: true, result: undefined };
     }
-    await (ready ??= init());
+    const api = await (ready ??= load('browser'));
     const bytes = await bytesOf(req.input);
-    const result = req.type === 'hash' ? hashBytes(bytes, req.options) : exactHashes(bytes);
+    const result = req.type === 'hash' ? api.hashBytes(bytes, req.options) : api.exactHashes(bytes);
     return { id: req.id, ok: true, result };
   } catch (err) {
     return { id: req.id, ok: false, error: toWire(err) };

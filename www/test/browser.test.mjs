@@ -3,7 +3,7 @@
 // and in the worker against expected.csv, errors across postMessage, and cancellation.
 // Skipped when Chromium is not installed.
 //
-//   node --test test/
+//   node --test test/*.test.mjs
 
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -63,8 +63,9 @@ const expected = (row, mode) => ({
 
 const pick = (file, r) => ({ file, sha256: r.sha256, md5: r.md5, pdq: r.pdq, quality: r.quality });
 
-test('main thread: default init() and every fixture', { skip }, async () => {
+test('main thread: default init() and every fixture (schoon/full)', { skip }, async () => {
   const got = await inPage(async (m, files) => {
+    m = await import('/dist/full.js');
     await m.init();
     const out = [];
     for (const file of files) {
@@ -82,9 +83,22 @@ test('main thread: default init() and every fixture', { skip }, async () => {
   }
 });
 
+test('the browser module decodes JPEG and PNG; WebP and GIF are left to the platform', { skip }, async () => {
+  const got = await inPage(async (m) => {
+    await m.init();
+    const bytes = async (f) => new Uint8Array(await (await fetch(`/fixtures/${f}`)).arrayBuffer());
+    const webp = m.hashBytes(await bytes('scene-lossy.webp'));
+    const png = m.hashBytes(await bytes('scene-rgb.png'), { mode: 'reference' });
+    return { formats: m.formats(), webp: [webp.errorKind, webp.sha256], png: png.pdq };
+  });
+  assert.deepEqual(got.formats, ['jpeg', 'png']);
+  assert.deepEqual(got.webp, ['unsupported', rows.find((r) => r.file === 'scene-lossy.webp').sha256]);
+  assert.equal(got.png, rows.find((r) => r.file === 'scene-rgb.png').pdq_reference);
+});
+
 test('HashWorker: every fixture as a Blob, off the main thread', { skip }, async () => {
   const got = await inPage(async (m, files) => {
-    const hasher = new m.HashWorker();
+    const hasher = new m.HashWorker({ module: 'full' });
     const out = await Promise.all(
       files.map(async (file) => {
         const blob = await (await fetch(`/fixtures/${file}`)).blob();
@@ -149,4 +163,45 @@ test('HashWorker: errors keep their kind; cancellation terminates and recovers',
   assert.equal(got.r4.name, 'AbortError');
   assert.equal(got.r5.name, 'AbortError');
   assert.deepEqual(got.r6, { ok: true, pdq: row.pdq_reference });
+});
+
+test('platform decoding (the guard for WebP, GIF, BMP) gives the core’s pixels', { skip }, async () => {
+  // Lossless formats: the same pixels, so the same PDQ bits as the CLI's reference; lossy ones
+  // (decoders differ in upsampling and rounding) within the fast path's budget (max 12 bits).
+  const files = rows.map((r) => r.file).filter((f) => !f.startsWith('tiny') && !f.startsWith('flat'));
+  const got = await inPage(async (m, files) => {
+    await m.init();
+    const { decodeWithPlatform, sniff } = await import('/dist/platform-decode.js');
+    const out = [];
+    for (const file of files) {
+      const bytes = new Uint8Array(await (await fetch(`/fixtures/${file}`)).arrayBuffer());
+      try {
+        const px = await decodeWithPlatform(bytes, sniff(bytes));
+        out.push({ file, pdq: m.pdqFromPixels(px.data, px.width, px.height, 4).pdq, size: [px.width, px.height] });
+      } catch (e) {
+        out.push({ file, error: String(e) });
+      }
+    }
+    return out;
+  }, files);
+  const distance = (a, b) => {
+    let d = 0;
+    for (let i = 0; i < 64; i++) {
+      let x = parseInt(a[i], 16) ^ parseInt(b[i], 16);
+      for (; x; x &= x - 1) d++;
+    }
+    return d;
+  };
+  const report = [];
+  for (const g of got) {
+    const row = rows.find((r) => r.file === g.file);
+    assert.equal(g.error, undefined, `${g.file}: ${g.error}`);
+    assert.deepEqual(g.size, [Number(row.width), Number(row.height)], g.file);
+    const d = distance(g.pdq, row.pdq_reference);
+    report.push(`${g.file} ${d}`);
+    const lossless = /\.(png|gif|bmp)$|lossless/.test(g.file) && !/grey16/.test(g.file);
+    if (lossless) assert.equal(d, 0, `${g.file}: ${d} bits from the CLI`);
+    else assert.ok(d <= 12, `${g.file}: ${d} bits from the CLI`);
+  }
+  console.log(`  platform-decoded pixels, bits from the CLI's reference PDQ: ${report.join(', ')}`);
 });

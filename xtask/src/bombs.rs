@@ -60,9 +60,13 @@ fn jpeg_declaring(width: u16, height: u16) -> Vec<u8> {
     j.extend_from_slice(&width.to_be_bytes());
     j.extend_from_slice(&[1, 1, 0x11, 0]);
     // DC table 0: one code of length 1 for category 0.
-    j.extend_from_slice(&[0xFF, 0xC4, 0, 20, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    j.extend_from_slice(&[
+        0xFF, 0xC4, 0, 20, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
     // AC table 0: one code of length 1 for EOB (0x00).
-    j.extend_from_slice(&[0xFF, 0xC4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    j.extend_from_slice(&[
+        0xFF, 0xC4, 0, 20, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
     j.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0x00, 0, 63, 0]);
     j.extend_from_slice(&[0x00; 64]);
     j.extend_from_slice(&[0xFF, 0xD9]);
@@ -118,8 +122,24 @@ pub fn run(dir: &Path) -> Result<()> {
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("png-65535x65535-header.png", png(65535, 65535, &[], &small_idat)),
         ("png-16384x16384-zeros.png", png(16384, 16384, &[], &zlib_zeros(16 << 20)?)),
-        ("png-iccp-256mib-profile.png", png(64, 64, &[(b"iCCP", [b"bomb\0\0".to_vec(), zlib_zeros(256 << 20)?].concat())], &zlib_zeros(64 * 193)?)),
-        ("png-ztxt-256mib-text.png", png(64, 64, &[(b"zTXt", [b"bomb\0\0".to_vec(), zlib_zeros(256 << 20)?].concat())], &zlib_zeros(64 * 193)?)),
+        (
+            "png-iccp-256mib-profile.png",
+            png(
+                64,
+                64,
+                &[(b"iCCP", [b"bomb\0\0".to_vec(), zlib_zeros(256 << 20)?].concat())],
+                &zlib_zeros(64 * 193)?,
+            ),
+        ),
+        (
+            "png-ztxt-256mib-text.png",
+            png(
+                64,
+                64,
+                &[(b"zTXt", [b"bomb\0\0".to_vec(), zlib_zeros(256 << 20)?].concat())],
+                &zlib_zeros(64 * 193)?,
+            ),
+        ),
         ("png-endless-idat.png", {
             let mut p = png(64, 64, &[], &[]);
             p.truncate(p.len() - 24);

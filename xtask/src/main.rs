@@ -33,7 +33,9 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("fixtures") => fixtures(&root().join("tests/fixtures")),
         Some("examples") => examples::run(&root()),
-        Some("bombs") => bombs::run(&args.get(1).map(PathBuf::from).unwrap_or_else(|| root().join("target/bombs"))),
+        Some("bombs") => bombs::run(
+            &args.get(1).map(PathBuf::from).unwrap_or_else(|| root().join("target/bombs")),
+        ),
         Some("wasm") => wasm::run(&root(), &args[1..]),
         _ => bail!("usage: cargo xtask fixtures | examples | bombs [DIR] | wasm"),
     }

@@ -9,6 +9,9 @@
 //! * `cargo xtask wasm native-bench RUNS FILE...`: the native side of the browser decoder
 //!   benchmark (`www/bench/run.mjs`): per file, one JSON line with the native fast and
 //!   reference PDQ and median in-process times (one thread, bytes in memory).
+//! * `cargo xtask wasm test-sets DIR`: signed sets of `examples/listed` for the guard's browser
+//!   tests (`www/test/guard.test.mjs`): versions 1000 and 2000 under a fixed test key, an
+//!   unsigned filter and one signed by another key.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -99,8 +102,13 @@ const STAMP: &str = ".schoon-build";
 
 /// Entry point of `cargo xtask wasm ...`.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    if args.first().map(String::as_str) == Some("native-bench") {
-        return native_bench(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("native-bench") => return native_bench(&args[1..]),
+        Some("test-sets") => {
+            let dir = args.get(1).context("test-sets DIR")?;
+            return test_sets(root, Path::new(dir));
+        }
+        _ => {}
     }
     let config = load(root)?;
     let mut only: Option<String> = None;
@@ -128,7 +136,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 }
 
 const USAGE: &str = "usage: cargo xtask wasm [build [--variant NAME] | check | tools | \
-                     native-bench RUNS FILE...]";
+                     native-bench RUNS FILE... | test-sets DIR]";
 
 fn load(root: &Path) -> Result<Config> {
     let path = root.join("wasm-pack.toml");
@@ -435,5 +443,44 @@ fn native_bench(args: &[String]) -> Result<()> {
             median_ms(refer),
         );
     }
+    Ok(())
+}
+
+/// Sets of the listed example pictures for the browser tests: `test.pub`, `v1000.filter`,
+/// `v1000.index`, `v2000.filter`, `v2000.index` (signed with a fixed test key),
+/// `unsigned.filter` and `other-key.filter`. Deterministic: same inputs, same bytes.
+fn test_sets(root: &Path, dir: &Path) -> Result<()> {
+    use schoon_core::set::{BuildInfo, FilterParams, ListInfo, SetBuilder};
+    use schoon_core::{HashOptions, SigningKey, hash_bytes};
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir:?}"))?;
+    let listed = root.join("examples/listed");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&listed)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    files.sort();
+    let mut builder = SetBuilder::new();
+    let list = builder.add_list(ListInfo::new("schoon-test", "test", "examples/listed"))?;
+    for path in &files {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path:?}"))?;
+        let r = hash_bytes(&bytes, &HashOptions::default());
+        builder.add_image(list, &r.exact, r.image.as_ref().ok());
+    }
+    let key = SigningKey::from_seed([0x5c; 32]);
+    let other = SigningKey::from_seed([0xa7; 32]);
+    let params = FilterParams { salt: 0x5c5c, ..FilterParams::default() };
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {name}"))
+    };
+    for version in [1000u64, 2000] {
+        let info = BuildInfo { set_version: version, created: version, signing_key: Some(&key) };
+        let (index, filter) = builder.clone().build_both(&params, &info)?;
+        write(&format!("v{version}.index"), &index)?;
+        write(&format!("v{version}.filter"), &filter)?;
+    }
+    let unsigned = BuildInfo { set_version: 3000, created: 3000, signing_key: None };
+    write("unsigned.filter", &builder.clone().build_filter(&params, &unsigned)?)?;
+    let foreign = BuildInfo { set_version: 3000, created: 3000, signing_key: Some(&other) };
+    write("other-key.filter", &builder.clone().build_filter(&params, &foreign)?)?;
+    write("test.pub", key.public_key().to_text().as_bytes())?;
+    println!("test sets of {} listed pictures in {}", files.len(), dir.display());
     Ok(())
 }

@@ -23,7 +23,11 @@ fn main() {
         .sum::<usize>();
     let run = |jobs: &str| {
         let t = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_schoon")).args(["hash", "-j", jobs]).arg(&corpus).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_schoon"))
+            .args(["hash", "-j", jobs])
+            .arg(&corpus)
+            .output()
+            .unwrap();
         assert!(out.status.success() || out.status.code() == Some(2));
         t.elapsed().as_secs_f64()
     };

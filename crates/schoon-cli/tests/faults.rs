@@ -56,6 +56,7 @@ fn a_tree_of_ten_thousand_files_with_broken_and_unreadable_ones() {
     let mut sorted = paths.clone();
     sorted.sort();
     assert_eq!(paths, sorted, "deterministic order");
-    let looped = lines.iter().find(|l| l["path"].as_str().unwrap().ends_with("f00003.img")).unwrap();
+    let looped =
+        lines.iter().find(|l| l["path"].as_str().unwrap().ends_with("f00003.img")).unwrap();
     assert!(looped["error"].as_str().unwrap().contains("symbolic links"), "{looped}");
 }

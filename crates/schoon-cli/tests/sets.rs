@@ -1,6 +1,12 @@
 //! `schoon keygen / build / scan / check / inspect` with real files.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 mod util;
 

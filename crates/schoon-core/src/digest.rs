@@ -132,6 +132,17 @@ pub fn sha256(bytes: &[u8]) -> Sha256 {
     Sha256(sha2::Sha256::digest(bytes).into())
 }
 
+/// MD5 alone (for adapters that get SHA-1 and SHA-256 from the platform, e.g. a browser's
+/// `crypto.subtle`, which has no MD5).
+pub fn md5(bytes: &[u8]) -> Md5 {
+    Md5(md5::Md5::digest(bytes).into())
+}
+
+/// SHA-1 alone (for adapters without a platform SHA-1).
+pub fn sha1(bytes: &[u8]) -> Sha1 {
+    Sha1(sha1::Sha1::digest(bytes).into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,6 +158,8 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(sha256(b"abc"), h.sha256);
+        assert_eq!(md5(b"abc"), h.md5);
+        assert_eq!(sha1(b"abc"), h.sha1);
     }
 
     #[test]

@@ -133,6 +133,55 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     Ok(ImageHashes { info, pdq, path, extra })
 }
 
+/// PDQ of 8-bit pixels a platform decoded (interleaved, `channels` 1 = grey, 2 = grey and
+/// alpha, 3 = RGB, 4 = RGBA; alpha is dropped), hashed as [`hash_image`] hashes a decoded
+/// image of that size: in [`PdqMode::Fast`] through the block means of [`fast_block_size`], in
+/// [`PdqMode::Reference`] through the reference pipeline. The same pixels give the same hash
+/// as decoding the file here (a browser's `ImageDecoder` output, for instance).
+///
+/// ```
+/// use schoon_core::{PdqMode, PdqPath, pdq_of_pixels};
+/// let rgba = vec![90u8; 1024 * 768 * 4];
+/// let (pdq, path) = pdq_of_pixels(&rgba, 1024, 768, 4, PdqMode::Fast, &Default::default())?;
+/// assert_eq!((pdq.quality, path), (0, PdqPath::Blocks(2)));
+/// # Ok::<(), schoon_core::Error>(())
+/// ```
+pub fn pdq_of_pixels(
+    samples: &[u8],
+    width: u32,
+    height: u32,
+    channels: usize,
+    mode: PdqMode,
+    limits: &Limits,
+) -> Result<(Pdq, PdqPath), Error> {
+    limits.check_dimensions(width, height)?;
+    let (w, h) = (width as usize, height as usize);
+    let block = match mode {
+        PdqMode::Fast => fast_block_size(width, height),
+        PdqMode::Reference => 1,
+    };
+    if block == 1 {
+        limits.check_alloc((samples.len() as u64).saturating_add(8 * (w * h) as u64))?;
+        let luma = pdq::luma_from_pixels(samples, w, h, channels, limits)?;
+        return Ok((pdq::hash_luma(luma, w, h, limits)?, PdqPath::Full));
+    }
+    // The buffer checks of the reference entry point, without its full-size luma buffer.
+    if !(1..=4).contains(&channels) {
+        return Err(Error::caller(format!(
+            "unsupported channel count {channels}: expected 1 to 4"
+        )));
+    }
+    if Some(samples.len()) != w.checked_mul(h).and_then(|n| n.checked_mul(channels)) {
+        return Err(Error::caller(format!(
+            "pixel buffer has {} bytes, expected {w}x{h}x{channels}",
+            samples.len()
+        )));
+    }
+    let b = usize::from(block);
+    let plane = block_means_from_pixels(samples, channels, w, h, b, limits)?;
+    Ok((pdq::hash_block_means(&plane, b, b, w, h)?, PdqPath::Blocks(block)))
+}
+
 /// The JPEG fast path: DCT-domain scaled, luma-only decoding straight to block means.
 /// `Ok(None)` when this file needs the full decoder (small images, CMYK, arithmetic coding, or
 /// anything the reduced decoder refuses).
@@ -194,4 +243,30 @@ fn block_means_from_pixels(
         }
     }
     Ok(plane)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platform_pixels_hash_like_a_decode_here() {
+        let img = image::RgbImage::from_fn(1100, 830, |x, y| {
+            let v = ((x * 7 + y * 3) % 251) as u8;
+            image::Rgb([v, ((x / 40 + y / 30) % 2 * 200) as u8, (y % 256) as u8])
+        });
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        for mode in [PdqMode::Fast, PdqMode::Reference] {
+            let options = HashOptions { mode, ..Default::default() };
+            let decoded = hash_image(&png, &options).unwrap();
+            let (pdq, path) =
+                pdq_of_pixels(img.as_raw(), 1100, 830, 3, mode, &Limits::default()).unwrap();
+            assert_eq!((pdq, path), (decoded.pdq, decoded.path), "{mode:?}");
+        }
+        let e = pdq_of_pixels(&[0; 10], 1100, 830, 3, PdqMode::Fast, &Limits::default());
+        assert_eq!(e.unwrap_err().kind(), crate::ErrorKind::Caller);
+        let e = pdq_of_pixels(&[0; 10], 1100, 830, 5, PdqMode::Fast, &Limits::default());
+        assert!(e.unwrap_err().to_string().contains("channel count 5"));
+    }
 }

@@ -36,12 +36,13 @@ pub mod receipt;
 pub mod set;
 
 pub use decode::ImageInfo;
-pub use digest::{ExactHasher, ExactHashes, Md5, Sha1, Sha256, sha256};
+pub use digest::{ExactHasher, ExactHashes, Md5, Sha1, Sha256, md5, sha1, sha256};
 pub use error::{
     BadInput, CallerError, Error, ErrorKind, Format, LimitExceeded, LimitKind, Unsupported,
 };
 pub use hashing::{
     HashOptions, ImageHashes, PdqMode, PdqPath, Report, fast_block_size, hash_bytes, hash_image,
+    pdq_of_pixels,
 };
 pub use limits::Limits;
 pub use pdq::{Coefficients, Pdq, PdqHash};

@@ -1,7 +1,13 @@
 //! Hostile and broken inputs: every one gives a typed error (or a hash), never a panic, and
 //! declared sizes are refused before any large allocation.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 use std::io::{Cursor, Write};
 

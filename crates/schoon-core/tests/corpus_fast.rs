@@ -3,7 +3,13 @@
 //! The budget (issue: "fast mode"): over corpus images of quality >= 50, p95 <= 6 bits and
 //! max <= 12 bits from the reference hash.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,13 @@
 //! The corpus lives outside the repository (`../shared/corpus` beside the checkout, or the
 //! directory in `SCHOON_CORPUS`); without it these tests print why and pass.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 use std::path::PathBuf;
 

@@ -2,7 +2,13 @@
 //! `expected.csv`: the same table the WASM, Node and worker tests check, so every platform gives
 //! identical hashes for identical bytes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 use std::path::PathBuf;
 

@@ -1,6 +1,12 @@
 //! Index and filter: building, matching, signatures, tampering, deltas.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 
 use schoon_core::set::{
     BandParams, BuildInfo, Filter, FilterKind, FilterParams, HashKind, Index, ListInfo,
@@ -270,6 +276,39 @@ fn deltas_bring_a_client_from_n_to_n_plus_one() {
         let e = client.apply_delta(&delta, &trust).unwrap_err();
         assert!(e.to_string().contains("applies to version 100"), "{e}");
     }
+}
+
+#[test]
+fn filter_kinds_name_what_its_lists_hold() {
+    let k = key();
+    let trust = Trust::key(k.public_key());
+    let params = FilterParams { salt: 9, ..Default::default() };
+    let mut v1 = SetBuilder::new();
+    let l = v1.add_list(ListInfo::new("l", "c", "s")).unwrap();
+    let file = ExactHashes::of(b"listed");
+    v1.add_md5(l, file.md5);
+    v1.add_sha256(l, file.sha256);
+    let (index1, filter1) = v1.build_both(&params, &info(10, &k)).unwrap();
+    let client = Filter::from_bytes(&filter1, &trust).unwrap();
+    // A PDQ prefilter without PDQ entries could only miss: not a kind to compute.
+    assert!(client.has_pdq());
+    assert_eq!(client.kinds(), [HashKind::Md5, HashKind::Sha256]);
+
+    let index1 = Index::from_bytes(index1, &trust).unwrap();
+    let mut v2 = SetBuilder::from_index(&index1);
+    v2.add_pdq(l, Rng(7).hash(), Some(100));
+    v2.add_sha1(l, file.sha1);
+    let delta = v2.build_filter_delta(&index1, &info(11, &k)).unwrap();
+    let mut client = client;
+    client.apply_delta(&delta, &trust).unwrap();
+    assert_eq!(client.kinds(), HashKind::ALL);
+
+    let no_pdq = FilterParams { pdq: None, ..params };
+    let mut v3 = SetBuilder::from_index(&index1);
+    v3.add_pdq(l, Rng(8).hash(), Some(100));
+    let filter3 = v3.build_filter(&no_pdq, &info(12, &k)).unwrap();
+    let client = Filter::from_bytes(&filter3, &trust).unwrap();
+    assert_eq!(client.kinds(), [HashKind::Md5, HashKind::Sha256]);
 }
 
 #[test]

@@ -6,28 +6,72 @@
 
 use js_sys::{Array, Object, Reflect};
 use schoon_core::{
-    CallerError, Error, ExactHashes, HashOptions, ImageHashes, PdqMode, Report, pdq::Pdq,
+    BadInput, CallerError, Error, ExactHashes, HashOptions, ImageHashes, PdqMode, Report, pdq::Pdq,
 };
 use wasm_bindgen::JsValue;
 
 /// Sets `obj[key] = value`.
-fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+pub(crate) fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Cannot fail: `obj` is an ordinary extensible object we just created (or a fresh `Error`),
     // and `key` names no accessor or frozen property, so `Reflect.set` defines a data property.
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
-fn caller(message: String) -> Error {
+/// A caller error (invalid argument or option).
+pub(crate) fn caller(message: String) -> Error {
     Error::Caller(CallerError { message })
 }
 
 /// The core's error as a JavaScript `Error` named `SchoonError`, with the core's message and
 /// its kind (`'bad_input'`, `'limit'`, `'unsupported'`, `'caller'`) as `err.kind`.
+/// Set errors also carry a `code`: `'set'` (malformed, truncated, tampered), `'signature'`
+/// (unsigned, invalid, another key's) or `'stale'` (not newer than the version held).
 pub(crate) fn js_error(e: &Error) -> JsValue {
     let err = js_sys::Error::new(&e.to_string());
     err.set_name("SchoonError");
     set(&err, "kind", e.kind().as_str());
+    let code = match e {
+        Error::BadInput(BadInput::Set { .. }) => Some("set"),
+        Error::BadInput(BadInput::Signature { .. }) => Some("signature"),
+        Error::BadInput(BadInput::Stale { .. }) => Some("stale"),
+        _ => None,
+    };
+    if let Some(code) = code {
+        set(&err, "code", code);
+    }
     err.into()
+}
+
+/// The own enumerable properties of an options object whose value is not `undefined`;
+/// `undefined` and `null` give none, anything but an object is a caller error.
+pub(crate) fn entries(value: &JsValue, what: &str) -> Result<Vec<(String, JsValue)>, Error> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(caller(format!("{what} must be an object")));
+    }
+    let obj = Object::from(value.clone());
+    let mut out = Vec::new();
+    for key in Object::keys(&obj) {
+        let Some(name) = key.as_string() else { continue };
+        // Cannot fail: `obj` is an object and `key` one of its own enumerable keys.
+        let v = Reflect::get(&obj, &key).unwrap_or(JsValue::UNDEFINED);
+        if !v.is_undefined() {
+            out.push((name, v));
+        }
+    }
+    Ok(out)
+}
+
+/// A string option.
+pub(crate) fn string_of(name: &str, v: &JsValue) -> Result<String, Error> {
+    v.as_string().ok_or_else(|| caller(not_a(name, "string")))
+}
+
+/// A boolean option.
+pub(crate) fn bool_of(name: &str, v: &JsValue) -> Result<bool, Error> {
+    v.as_bool().ok_or_else(|| caller(not_a(name, "boolean")))
 }
 
 /// The exact hashes as `{ bytes, md5, sha1, sha256 }`.
@@ -85,26 +129,11 @@ pub(crate) fn report_object(r: &Report, dihedral: bool) -> Object {
 pub(crate) fn parse_hash_options(value: &JsValue) -> Result<(HashOptions, bool), Error> {
     let mut options = HashOptions::default();
     let mut dihedral = false;
-    if value.is_undefined() || value.is_null() {
-        return Ok((options, dihedral));
-    }
-    if !value.is_object() {
-        return Err(caller("options must be an object".to_owned()));
-    }
-    let obj = Object::from(value.clone());
-    for key in Object::keys(&obj) {
-        let Some(name) = key.as_string() else { continue };
-        // Cannot fail: `obj` is an object and `key` one of its own enumerable keys.
-        let v = Reflect::get(&obj, &key).unwrap_or(JsValue::UNDEFINED);
-        if v.is_undefined() {
-            continue;
-        }
+    for (name, v) in entries(value, "options")? {
         let limits = &mut options.limits;
         match name.as_str() {
             "mode" => options.mode = parse_mode(&v)?,
-            "dihedral" => {
-                dihedral = v.as_bool().ok_or_else(|| caller(not_a("dihedral", "boolean")))?;
-            }
+            "dihedral" => dihedral = bool_of(&name, &v)?,
             "maxWidth" => limits.max_width = integer(&name, &v, u32::MAX.into())? as u32,
             "maxHeight" => limits.max_height = integer(&name, &v, u32::MAX.into())? as u32,
             "maxPixels" => limits.max_pixels = integer(&name, &v, MAX_SAFE)?,
@@ -117,7 +146,7 @@ pub(crate) fn parse_hash_options(value: &JsValue) -> Result<(HashOptions, bool),
 }
 
 /// `Number.MAX_SAFE_INTEGER`.
-const MAX_SAFE: u64 = (1 << 53) - 1;
+pub(crate) const MAX_SAFE: u64 = (1 << 53) - 1;
 
 fn not_a(name: &str, what: &str) -> String {
     format!("option {name} must be a {what}")
@@ -135,7 +164,7 @@ fn parse_mode(v: &JsValue) -> Result<PdqMode, Error> {
 }
 
 /// A non-negative integer no larger than `max`.
-fn integer(name: &str, v: &JsValue, max: u64) -> Result<u64, Error> {
+pub(crate) fn integer(name: &str, v: &JsValue, max: u64) -> Result<u64, Error> {
     match v.as_f64() {
         Some(x) if x >= 0.0 && x.fract() == 0.0 && x <= max as f64 => Ok(x as u64),
         // The value is not echoed: formatting a float would add Rust's float printing to the

@@ -16,15 +16,24 @@
 //! else console.log(r.sha256, r.pdq, r.quality, r.width, r.height);
 //! ```
 //!
+//! Sets: `Filter` (verify a signed filter, then check exact hashes and PDQ where the DCT
+//! coefficients are, e.g. `filter.checkImage(bytes)`) and, with the `index` feature (the
+//! Node build), `Index` (the authoritative lookup a server confirms candidates with).
+//!
 //! Every exported function is also an ordinary Rust function (the tests call them), returning
 //! `Result<JsValue, JsValue>`: the error is a JavaScript `Error` named `SchoonError` whose `kind`
 //! property is the core's [`ErrorKind`](schoon_core::ErrorKind) (`'bad_input'`, `'limit'`,
 //! `'unsupported'`, `'caller'`).
 
 mod convert;
+mod set;
 
 use schoon_core::{ExactHashes, Format, decode, pdq};
 use wasm_bindgen::prelude::*;
+
+#[cfg(feature = "index")]
+pub use crate::set::JsIndex;
+pub use crate::set::{JsFilter, md5, sha1, sha256};
 
 use crate::convert::{
     exact_object, js_error, parse_hash_options, pdq_object, report_object, set_image_fields,

@@ -1,7 +1,12 @@
 //! Runs the real `schoon` binary.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr, clippy::print_stdout)] // tests
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    clippy::print_stdout
+)] // tests
 #![allow(dead_code)]
 
 use std::path::PathBuf;

@@ -260,6 +260,20 @@ impl Filter {
         self.scheme.is_some()
     }
 
+    /// The hash kinds this filter can flag: each kind its lists hold entries of (after any
+    /// applied deltas; PDQ only with a PDQ prefilter). A client need not compute the others:
+    /// their lookups could only miss.
+    pub fn kinds(&self) -> Vec<HashKind> {
+        let lists = &self.meta.lists;
+        let held = [
+            lists.iter().any(|l| l.md5 > 0),
+            lists.iter().any(|l| l.sha1 > 0),
+            lists.iter().any(|l| l.sha256 > 0),
+            lists.iter().any(|l| l.pdq > 0) && self.has_pdq(),
+        ];
+        HashKind::ALL.into_iter().zip(held).filter(|&(_, h)| h).map(|(k, _)| k).collect()
+    }
+
     /// Keys in the exact and PDQ sections, and the filter kinds used (for `inspect`).
     pub fn stats(&self) -> FilterStats {
         let mut s = FilterStats::default();

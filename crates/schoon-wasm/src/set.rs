@@ -1,0 +1,642 @@
+//! The known-hash sets for JavaScript: the public `Filter` (browsers, workers, Node) and, with
+//! the `index` feature, the private `Index` (Node: a server confirming filter candidates).
+//!
+//! Glue only: arguments become the core's [`Trust`], [`Query`] and options, results become
+//! plain objects, errors become `SchoonError`s (see `convert`). Verification, matching and
+//! multi-probing are the core's.
+
+use js_sys::{Array, Object};
+use schoon_core::set::{Filter, FilterHits, HashKind, ListMeta, Query, SignatureStatus, Trust};
+use schoon_core::{Md5, PdqHash, Sha1, Sha256, pdq};
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{
+    bool_of, caller, entries, integer, js_error, parse_hash_options, pdq_object, set,
+    set_image_fields, string_of,
+};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_SET_TYPES: &'static str = r#"
+/** The hash kinds a set holds. */
+export type HashKind = 'md5' | 'sha1' | 'sha256' | 'pdq';
+
+/** How a set's signature was checked. */
+export type SignatureStatus = 'verified' | 'unsigned' | 'not_checked';
+
+/** Whose signature a set must carry. */
+export interface TrustOptions {
+  /**
+   * The pinned Ed25519 public key of the list owner: 64 hex digits, or the text of a `.pub`
+   * file from `schoon keygen` (comment lines allowed). Required unless `allowUnsigned`.
+   */
+  publicKey?: string;
+  /**
+   * Accept unsigned sets (and signed ones without checking the signer when no key is given).
+   * For tests and local experiments only. Default `false`.
+   */
+  allowUnsigned?: boolean;
+}
+
+/** Options of `new Filter()`. */
+export interface FilterOptions extends TrustOptions {
+  /** The set version already held: refuse this filter unless it is newer (a replay of an
+   * older, validly signed filter). */
+  newerThan?: number;
+}
+
+/** One list of a set, with its entry counts per hash kind. */
+export interface ListInfo {
+  name: string;
+  category: string;
+  source: string;
+  md5: number;
+  sha1: number;
+  sha256: number;
+  pdq: number;
+}
+
+/** The exact hashes of a file, hex (any subset). */
+export interface ExactQuery {
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+}
+
+/** A PDQ hash known only as hex (no DCT coefficients: no multi-probing). */
+export interface PdqQuery {
+  pdq: string;
+  quality?: number;
+  /** The 8 dihedral hashes; `pdqDihedral[0]` must equal `pdq`. */
+  pdqDihedral?: string[];
+}
+
+/** What a filter says: a candidate is not a match, it must be confirmed by an index. A miss
+ * is final (filters have no false negatives). */
+export interface FilterCheck {
+  candidate: boolean;
+  /** The kinds that hit. */
+  kinds: HashKind[];
+  /** Filter lookups made. */
+  probes: number;
+}
+
+/** `filter.checkImage()`: the image's PDQ (with dihedral variants) and the filter's answer. */
+export interface ImageCheck extends FilterCheck {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  pdq: string;
+  quality: number;
+  pdqDihedral: string[];
+}
+
+/** `filter.checkPixels()` / `filter.checkBlockMeans()`. */
+export interface PdqCheck extends FilterCheck, PdqResult {}
+"#;
+
+/// Reads `{ publicKey?, allowUnsigned? }` plus any extra keys `extra` accepts.
+fn parse_trust(
+    value: &JsValue,
+    mut extra: impl FnMut(&str, &JsValue) -> Result<bool, schoon_core::Error>,
+) -> Result<Trust, schoon_core::Error> {
+    let mut trust = Trust::default();
+    for (name, v) in entries(value, "options")? {
+        match name.as_str() {
+            "publicKey" => {
+                trust.public_key = Some(schoon_core::PublicKey::from_text(&string_of(&name, &v)?)?)
+            }
+            "allowUnsigned" => trust.allow_unsigned = bool_of(&name, &v)?,
+            _ => {
+                if !extra(&name, &v)? {
+                    return Err(caller(format!("unknown option '{name}'")));
+                }
+            }
+        }
+    }
+    if trust.public_key.is_none() && !trust.allow_unsigned {
+        return Err(caller(
+            "no publicKey given: pin the list owner's public key (or allowUnsigned for tests)"
+                .to_owned(),
+        ));
+    }
+    Ok(trust)
+}
+
+fn signature_name(s: SignatureStatus) -> &'static str {
+    match s {
+        SignatureStatus::Verified => "verified",
+        SignatureStatus::NotChecked => "not_checked",
+        SignatureStatus::Unsigned => "unsigned",
+    }
+}
+
+fn lists_array(lists: &[ListMeta]) -> Array {
+    lists
+        .iter()
+        .map(|l| {
+            let o = Object::new();
+            set(&o, "name", l.info.name.as_str());
+            set(&o, "category", l.info.category.as_str());
+            set(&o, "source", l.info.source.as_str());
+            set(&o, "md5", l.md5 as f64);
+            set(&o, "sha1", l.sha1 as f64);
+            set(&o, "sha256", l.sha256 as f64);
+            set(&o, "pdq", l.pdq as f64);
+            JsValue::from(o)
+        })
+        .collect()
+}
+
+fn kinds_array(kinds: &[HashKind]) -> Array {
+    kinds.iter().map(|k| JsValue::from_str(k.name())).collect()
+}
+
+fn set_hits(o: &Object, hits: &FilterHits) {
+    set(o, "candidate", hits.is_candidate());
+    set(o, "kinds", kinds_array(&hits.kinds));
+    set(o, "probes", hits.probes);
+}
+
+fn hex_field<T: std::str::FromStr<Err = schoon_core::Error>>(
+    name: &str,
+    v: &JsValue,
+) -> Result<T, schoon_core::Error> {
+    string_of(name, v)?.parse()
+}
+
+/// Reads `{ md5?, sha1?, sha256? }` into `query`; other keys go to `extra`.
+fn parse_exact(
+    value: &JsValue,
+    query: &mut Query,
+    mut extra: impl FnMut(&str, &JsValue) -> Result<bool, schoon_core::Error>,
+) -> Result<(), schoon_core::Error> {
+    for (name, v) in entries(value, "query")? {
+        match name.as_str() {
+            "md5" => query.md5 = Some(hex_field::<Md5>(&name, &v)?),
+            "sha1" => query.sha1 = Some(hex_field::<Sha1>(&name, &v)?),
+            "sha256" => query.sha256 = Some(hex_field::<Sha256>(&name, &v)?),
+            _ => {
+                if !extra(&name, &v)? {
+                    return Err(caller(format!("unknown query field '{name}'")));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The PDQ part of a query given as hex: `pdq`, `quality`, `pdqDihedral` (also spelt
+/// `pdq_dihedral`, as in the `/v1/confirm` body), checked like the Worker checks them.
+#[derive(Default)]
+struct PdqFields {
+    pdq: Option<PdqHash>,
+    quality: Option<u8>,
+    dihedral: Option<Vec<PdqHash>>,
+}
+
+impl PdqFields {
+    /// Takes the field if it is one of ours.
+    fn take(&mut self, name: &str, v: &JsValue) -> Result<bool, schoon_core::Error> {
+        match name {
+            "pdq" => self.pdq = Some(hex_field(name, v)?),
+            "quality" => self.quality = Some(integer(name, v, 100)? as u8),
+            "pdqDihedral" | "pdq_dihedral" => {
+                if !Array::is_array(v) {
+                    return Err(caller(format!("{name} must be an array of 8 hex strings")));
+                }
+                let list = Array::from(v);
+                if list.length() != 8 {
+                    return Err(caller(format!(
+                        "{name} has {} hashes, expected 8 (original, rot90, rot180, rot270, \
+                         flipx, flipy, flipplus1, flipminus1)",
+                        list.length()
+                    )));
+                }
+                let mut hashes = Vec::with_capacity(8);
+                for (i, h) in list.iter().enumerate() {
+                    hashes.push(hex_field(&format!("{name}[{i}]"), &h)?);
+                }
+                self.dihedral = Some(hashes);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn into_query(self) -> Result<Option<schoon_core::set::PdqQuery>, schoon_core::Error> {
+        let variants = match (self.pdq, self.dihedral) {
+            (Some(p), Some(d)) if d.first() != Some(&p) => {
+                return Err(caller(
+                    "pdq differs from pdqDihedral[0] (the original orientation)".to_owned(),
+                ));
+            }
+            (_, Some(d)) => d,
+            (Some(p), None) => vec![p],
+            (None, None) => {
+                if self.quality.is_some() {
+                    return Err(caller("quality given without pdq".to_owned()));
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(schoon_core::set::PdqQuery { variants, quality: self.quality, coefficients: None }))
+    }
+}
+
+/// A verified filter: the public, compact, signed form of a known-hash set.
+///
+/// ```js
+/// const filter = new Filter(bytes, { publicKey: '6992b9aa…' }); // throws if not verified
+/// filter.kinds;                      // ['md5', 'sha1', 'sha256', 'pdq']: what to compute
+/// filter.checkExact({ sha256 });     // { candidate, kinds, probes }
+/// filter.checkImage(imageBytes);     // PDQ (fast mode) + the PDQ prefilter's answer
+/// ```
+#[wasm_bindgen(js_name = Filter)]
+pub struct JsFilter(Filter);
+
+#[wasm_bindgen(js_class = Filter)]
+impl JsFilter {
+    /// Verifies and loads a filter: checksum, then the signature against `publicKey`, then
+    /// (with `newerThan`) that its version is newer than the one held. Throws a `SchoonError`:
+    /// kind `'bad_input'` with `code` `'set'` (malformed, tampered), `'signature'` (unsigned,
+    /// invalid or another key's) or `'stale'` (not newer); kind `'caller'` for bad options.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(param_description = "the filter file's bytes")] bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "FilterOptions")] options: JsValue,
+    ) -> Result<JsFilter, JsValue> {
+        let mut newer_than = None;
+        let trust = parse_trust(&options, |name, v| {
+            if name != "newerThan" {
+                return Ok(false);
+            }
+            newer_than = Some(integer(name, v, crate::convert::MAX_SAFE)?);
+            Ok(true)
+        })
+        .map_err(|e| js_error(&e))?;
+        let filter = Filter::from_bytes(bytes, &trust).map_err(|e| js_error(&e))?;
+        if let Some(held) = newer_than {
+            filter.ensure_newer_than(held).map_err(|e| js_error(&e))?;
+        }
+        Ok(JsFilter(filter))
+    }
+
+    /// The set version held (the base's, or the last applied delta's).
+    #[wasm_bindgen(getter)]
+    pub fn version(&self) -> f64 {
+        self.0.version() as f64
+    }
+
+    /// Creation time of the version held, unix seconds.
+    #[wasm_bindgen(getter)]
+    pub fn created(&self) -> f64 {
+        self.0.header().created as f64
+    }
+
+    /// How the signature was checked.
+    #[wasm_bindgen(getter, unchecked_return_type = "SignatureStatus")]
+    pub fn signature(&self) -> String {
+        signature_name(self.0.header().signature).to_owned()
+    }
+
+    /// The signer's key id (hex), if signed.
+    #[wasm_bindgen(getter, js_name = keyId)]
+    pub fn key_id(&self) -> Option<String> {
+        self.0.header().key_id.clone()
+    }
+
+    /// The lists the filter was built from, with entry counts.
+    #[wasm_bindgen(getter, unchecked_return_type = "ListInfo[]")]
+    pub fn lists(&self) -> JsValue {
+        lists_array(self.0.lists()).into()
+    }
+
+    /// The hash kinds the filter can flag (compute only these).
+    #[wasm_bindgen(getter, unchecked_return_type = "HashKind[]")]
+    pub fn kinds(&self) -> JsValue {
+        kinds_array(&self.0.kinds()).into()
+    }
+
+    /// Throws a `SchoonError` (code `'stale'`) unless the version is newer than `held`.
+    #[wasm_bindgen(js_name = ensureNewerThan)]
+    pub fn ensure_newer_than(&self, held: f64) -> Result<(), JsValue> {
+        let held = integer("held", &JsValue::from(held), crate::convert::MAX_SAFE)
+            .map_err(|e| js_error(&e))?;
+        self.0.ensure_newer_than(held).map_err(|e| js_error(&e))
+    }
+
+    /// Applies a verified delta made for exactly the version held; the filter then holds the
+    /// delta's version. Throws (and changes nothing) otherwise.
+    #[wasm_bindgen(js_name = applyDelta)]
+    pub fn apply_delta(
+        &mut self,
+        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "TrustOptions")] options: JsValue,
+    ) -> Result<(), JsValue> {
+        let trust = parse_trust(&options, |_, _| Ok(false)).map_err(|e| js_error(&e))?;
+        self.0.apply_delta(bytes, &trust).map_err(|e| js_error(&e))
+    }
+
+    /// Checks exact hashes (hex) computed elsewhere, e.g. with `crypto.subtle.digest`.
+    #[wasm_bindgen(js_name = checkExact, unchecked_return_type = "FilterCheck")]
+    pub fn check_exact(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ExactQuery")] hashes: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let mut query = Query::default();
+        parse_exact(&hashes, &mut query, |_, _| Ok(false)).map_err(|e| js_error(&e))?;
+        Ok(self.hits(&query).into())
+    }
+
+    /// Checks a PDQ hash given as hex. Without the DCT coefficients the filter cannot
+    /// multi-probe, so prefer `checkImage`, `checkPixels` or `checkBlockMeans`, which hash
+    /// and check in one call.
+    #[wasm_bindgen(js_name = checkPdq, unchecked_return_type = "FilterCheck")]
+    pub fn check_pdq(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PdqQuery")] query: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let mut fields = PdqFields::default();
+        for (name, v) in entries(&query, "query").map_err(|e| js_error(&e))? {
+            if !fields.take(&name, &v).map_err(|e| js_error(&e))? {
+                return Err(js_error(&caller(format!("unknown query field '{name}'"))));
+            }
+        }
+        let pdq = fields.into_query().map_err(|e| js_error(&e))?;
+        if pdq.is_none() {
+            return Err(js_error(&caller("no pdq given".to_owned())));
+        }
+        Ok(self.hits(&Query { pdq, ..Default::default() }).into())
+    }
+
+    /// Hashes an image file's bytes with PDQ (fast mode unless `options.mode` says otherwise)
+    /// and checks the hash, its 8 dihedral variants and their least reliable bits against
+    /// the PDQ prefilter. Returns the hashes (for a confirmation request) with the answer.
+    /// Throws a `SchoonError` when the bytes do not decode, like `hashImage`.
+    #[wasm_bindgen(js_name = checkImage, unchecked_return_type = "ImageCheck")]
+    pub fn check_image(
+        &self,
+        bytes: &[u8],
+        #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
+        let image = schoon_core::hash_image(bytes, &options).map_err(|e| js_error(&e))?;
+        let o = self.hits(&Query { pdq: Some(Query::pdq_of(&image.pdq)), ..Default::default() });
+        set_image_fields(&o, &image, true);
+        Ok(o.into())
+    }
+
+    /// `checkImage` for pixels the platform decoded (`channels` 1 to 4; a canvas or an
+    /// `ImageDecoder` frame gives RGBA, 4), hashed as the core hashes a decoded image of that
+    /// size (fast mode: block means). Throws a `SchoonError` of kind `'caller'` for a buffer
+    /// of the wrong size.
+    #[wasm_bindgen(js_name = checkPixels, unchecked_return_type = "PdqCheck")]
+    pub fn check_pixels(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Uint8ClampedArray")] pixels: &[u8],
+        width: u32,
+        height: u32,
+        channels: u32,
+        #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
+        let (pdq, _) = schoon_core::pdq_of_pixels(
+            pixels,
+            width,
+            height,
+            channels as usize,
+            options.mode,
+            &options.limits,
+        )
+        .map_err(|e| js_error(&e))?;
+        Ok(self.pdq_check(&pdq).into())
+    }
+
+    /// `checkImage` for a plane of block means (see `pdqFromBlockMeans`).
+    #[wasm_bindgen(js_name = checkBlockMeans, unchecked_return_type = "PdqCheck")]
+    pub fn check_block_means(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Float32Array")] plane: &[f32],
+        #[wasm_bindgen(js_name = blockWidth)] block_width: u32,
+        #[wasm_bindgen(js_name = blockHeight)] block_height: u32,
+        #[wasm_bindgen(js_name = fullWidth)] full_width: u32,
+        #[wasm_bindgen(js_name = fullHeight)] full_height: u32,
+    ) -> Result<JsValue, JsValue> {
+        let pdq = pdq::hash_block_means(
+            plane,
+            block_width as usize,
+            block_height as usize,
+            full_width as usize,
+            full_height as usize,
+        )
+        .map_err(|e| js_error(&e))?;
+        Ok(self.pdq_check(&pdq).into())
+    }
+}
+
+impl JsFilter {
+    fn hits(&self, query: &Query) -> Object {
+        let o = Object::new();
+        set_hits(&o, &self.0.check(query, &Default::default()));
+        o
+    }
+
+    fn pdq_check(&self, pdq: &pdq::Pdq) -> Object {
+        let o = pdq_object(pdq);
+        let query = Query { pdq: Some(Query::pdq_of(pdq)), ..Default::default() };
+        set_hits(&o, &self.0.check(&query, &Default::default()));
+        o
+    }
+}
+
+#[cfg(feature = "index")]
+pub use index::JsIndex;
+
+#[cfg(feature = "index")]
+mod index {
+    use super::*;
+    use schoon_core::set::{Index, MatchOptions, Verdict};
+
+    #[wasm_bindgen(typescript_custom_section)]
+    const TS_INDEX_TYPES: &'static str = r#"
+/** A lookup in an index: any subset of a file's hashes, hex. The `/v1/confirm` body can be
+ * passed as is (`pdq_dihedral` is accepted for `pdqDihedral`). */
+export interface LookupQuery extends ExactQuery {
+  pdq?: string;
+  quality?: number;
+  pdqDihedral?: string[];
+  pdq_dihedral?: string[];
+}
+
+/** Matching parameters (ThreatExchange's defaults). */
+export interface LookupOptions {
+  /** Largest PDQ Hamming distance that counts as a match. Default 31. */
+  threshold?: number;
+  /** Smallest query quality for PDQ matching. Default 50. */
+  minQuality?: number;
+}
+
+/** One list entry a query matched (never the listed value itself). */
+export interface IndexMatch {
+  list: string;
+  category: string;
+  kind: HashKind;
+  /** Hamming distance for PDQ, 0 for exact hashes. */
+  distance: number;
+  /** For PDQ: the dihedral variant of the query that matched. */
+  variant?: string;
+}
+
+/** The authoritative answer, in the shape of the Worker's `/v1/confirm`. */
+export interface LookupResult {
+  verdict: 'match' | 'clean';
+  matches: IndexMatch[];
+}
+
+/** Options of `new Index()`. */
+export interface IndexOptions extends TrustOptions {
+  /** Multi-index tables for PDQ: `'auto'` (default: from 1000 PDQ entries), `'on'`, `'off'`. */
+  multiIndex?: 'auto' | 'on' | 'off';
+}
+"#;
+
+    /// A verified index: the private, authoritative form of a set (for a server that confirms
+    /// filter candidates, e.g. a Node backend's `/v1/confirm`).
+    ///
+    /// ```js
+    /// const index = new Index(readFileSync('lists.index'), { publicKey });
+    /// index.lookup(await request.json()); // { verdict: 'match' | 'clean', matches }
+    /// ```
+    #[wasm_bindgen(js_name = Index)]
+    pub struct JsIndex(Index);
+
+    #[wasm_bindgen(js_class = Index)]
+    impl JsIndex {
+        /// Verifies and loads an index (see `new Filter()` for the errors).
+        #[wasm_bindgen(constructor)]
+        pub fn new(
+            bytes: Vec<u8>,
+            #[wasm_bindgen(unchecked_param_type = "IndexOptions")] options: JsValue,
+        ) -> Result<JsIndex, JsValue> {
+            let mut multi = None;
+            let trust = parse_trust(&options, |name, v| {
+                if name != "multiIndex" {
+                    return Ok(false);
+                }
+                multi = match string_of(name, v)?.as_str() {
+                    "auto" => None,
+                    "on" => Some(true),
+                    "off" => Some(false),
+                    other => {
+                        return Err(caller(format!(
+                            "option multiIndex must be 'auto', 'on' or 'off', got '{other}'"
+                        )));
+                    }
+                };
+                Ok(true)
+            })
+            .map_err(|e| js_error(&e))?;
+            let mut index = match multi {
+                Some(false) => Index::from_bytes_linear(bytes, &trust),
+                _ => Index::from_bytes(bytes, &trust),
+            }
+            .map_err(|e| js_error(&e))?;
+            if multi == Some(true) && !index.uses_mih() {
+                index.set_multi_index(true);
+            }
+            Ok(JsIndex(index))
+        }
+
+        /// The set version.
+        #[wasm_bindgen(getter)]
+        pub fn version(&self) -> f64 {
+            self.0.header().set_version as f64
+        }
+
+        /// Creation time, unix seconds.
+        #[wasm_bindgen(getter)]
+        pub fn created(&self) -> f64 {
+            self.0.header().created as f64
+        }
+
+        /// How the signature was checked.
+        #[wasm_bindgen(getter, unchecked_return_type = "SignatureStatus")]
+        pub fn signature(&self) -> String {
+            signature_name(self.0.header().signature).to_owned()
+        }
+
+        /// The lists and their entry counts.
+        #[wasm_bindgen(getter, unchecked_return_type = "ListInfo[]")]
+        pub fn lists(&self) -> JsValue {
+            lists_array(self.0.lists()).into()
+        }
+
+        /// Every match of a query, best first: exact hashes by equality, PDQ by Hamming
+        /// distance over the query's dihedral variants (only for quality ≥ `minQuality`).
+        #[wasm_bindgen(unchecked_return_type = "LookupResult")]
+        pub fn lookup(
+            &self,
+            #[wasm_bindgen(unchecked_param_type = "LookupQuery")] query: JsValue,
+            #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
+        ) -> Result<JsValue, JsValue> {
+            let mut q = Query::default();
+            let mut pdq = PdqFields::default();
+            parse_exact(&query, &mut q, |name, v| pdq.take(name, v)).map_err(|e| js_error(&e))?;
+            q.pdq = pdq.into_query().map_err(|e| js_error(&e))?;
+            if q == Query::default() {
+                return Err(js_error(&caller(
+                    "no hash given: send any of md5, sha1, sha256, pdq, pdqDihedral".to_owned(),
+                )));
+            }
+            let mut opts = MatchOptions::default();
+            for (name, v) in entries(&options, "options").map_err(|e| js_error(&e))? {
+                match name.as_str() {
+                    "threshold" => {
+                        opts.threshold = integer(&name, &v, 256).map_err(|e| js_error(&e))? as u32
+                    }
+                    "minQuality" => {
+                        opts.min_quality = integer(&name, &v, 100).map_err(|e| js_error(&e))? as u8
+                    }
+                    _ => return Err(js_error(&caller(format!("unknown option '{name}'")))),
+                }
+            }
+            let matches = self.0.lookup(&q, &opts);
+            let o = Object::new();
+            set(&o, "verdict", Verdict::of_matches(&matches).name());
+            let list: Array = matches
+                .iter()
+                .map(|m| {
+                    let x = Object::new();
+                    set(&x, "list", m.list.as_str());
+                    set(&x, "category", m.category.as_str());
+                    set(&x, "kind", m.kind.name());
+                    set(&x, "distance", m.distance);
+                    if let Some(variant) = m.variant {
+                        set(&x, "variant", variant);
+                    }
+                    JsValue::from(x)
+                })
+                .collect();
+            set(&o, "matches", list);
+            Ok(o.into())
+        }
+    }
+}
+
+/// MD5 of the bytes, hex (browsers' `crypto.subtle` has no MD5).
+#[wasm_bindgen]
+pub fn md5(bytes: &[u8]) -> String {
+    schoon_core::md5(bytes).to_hex()
+}
+
+/// SHA-1 of the bytes, hex (where `crypto.subtle` is missing).
+#[wasm_bindgen]
+pub fn sha1(bytes: &[u8]) -> String {
+    schoon_core::sha1(bytes).to_hex()
+}
+
+/// SHA-256 of the bytes, hex (where `crypto.subtle` is missing).
+#[wasm_bindgen]
+pub fn sha256(bytes: &[u8]) -> String {
+    schoon_core::sha256(bytes).to_hex()
+}

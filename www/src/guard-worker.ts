@@ -1,0 +1,550 @@
+// The upload guard's dedicated worker: keeps the verified filter and checks files against it,
+// off the page's thread. Started by guard.ts as a module worker; answers each request
+// (guard-protocol.ts) once, in order, with `progress` messages before a check's answer.
+//
+// Per file: read the Blob; start SHA-256 and SHA-1 with `crypto.subtle` (they run on the
+// browser's own threads) for the kinds the filter holds; meanwhile decode and hash PDQ and
+// probe the filter in WebAssembly (`filter.checkImage`, where the DCT coefficients are) or,
+// for formats left to the platform, decode with the browser and `filter.checkPixels`; MD5 in
+// WebAssembly only when the filter holds MD5. Nothing leaves the worker unless the filter
+// flags the file; then only the flagged kinds of hashes go to `confirmUrl`.
+
+import type { Filter, InitInput } from '../pkg/web/schoon.js';
+import type * as Glue from '../pkg/web/schoon.js';
+import { openStore, type FilterStore, type StoredFilter } from './filter-store.js';
+import type { GuardRequest, GuardResponse, WorkerConfig } from './guard-protocol.js';
+import type {
+  CheckResult,
+  FileHashes,
+  FilterStatus,
+  GuardErrorKind,
+  GuardMatch,
+  ModuleName,
+  Phase,
+  Timings,
+} from './options.js';
+import { decodeWithPlatform, hasPlatformDecoder, sniff, type SniffedFormat } from './platform-decode.js';
+
+type HashKind = 'md5' | 'sha1' | 'sha256' | 'pdq';
+
+/** The parts of `DedicatedWorkerGlobalScope` used here (the DOM lib types `self` as a window). */
+interface Scope {
+  postMessage(message: GuardResponse): void;
+  addEventListener(type: 'message', listener: (event: MessageEvent<GuardRequest>) => void): void;
+}
+const scope = self as unknown as Scope;
+
+/** One instantiated WebAssembly module and the filter loaded into it. */
+interface Engine {
+  name: ModuleName;
+  glue: typeof Glue;
+  filter: Filter | undefined;
+  /** The formats its decoders handle (`formats()`). */
+  formats: string[];
+}
+
+/** Static import expressions, so that bundlers see and ship each module. */
+const MODULES: Record<ModuleName, () => Promise<typeof Glue>> = {
+  browser: () => import('../pkg/web/schoon.js'),
+  platform: () => import('../pkg/web-platform/schoon.js') as Promise<typeof Glue>,
+  full: () => import('../pkg/web-full/schoon.js') as Promise<typeof Glue>,
+};
+
+let config: WorkerConfig | undefined;
+let store: FilterStore | undefined;
+const engines = new Map<ModuleName, Promise<Engine>>();
+
+/** The verified filter's bytes and facts, shared by every engine. */
+interface Held {
+  bytes: Uint8Array;
+  version: number;
+  status: FilterStatus;
+  /** When the server last vouched for it (ms since the epoch). */
+  fetchedAt: number;
+  /** When to ask the server again: `fetchedAt + refreshInterval`, or sooner after a failed
+   * attempt (so that an unreachable server costs one attempt a minute, not one per file). */
+  due: number;
+}
+
+/** How long after a failed revalidation the held filter is used before trying again. */
+const RETRY_MS = 60_000;
+let held: Held | undefined;
+let heldError: FilterStatus | undefined;
+let loading: Promise<void> | undefined;
+
+class GuardError extends Error {
+  constructor(
+    readonly kind: GuardErrorKind,
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+function codeOf(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function primaryModule(c: WorkerConfig): ModuleName {
+  if (c.decoder === 'wasm') return 'full';
+  if (c.decoder === 'platform') return 'platform';
+  return 'browser';
+}
+
+async function engine(name: ModuleName): Promise<Engine> {
+  let e = engines.get(name);
+  if (!e) {
+    e = (async () => {
+      const glue = await MODULES[name]();
+      const url = config?.wasmUrls[name];
+      await glue.default(url === undefined ? undefined : { module_or_path: url as InitInput });
+      return { name, glue, filter: undefined, formats: glue.formats() };
+    })();
+    engines.set(name, e);
+    e.catch(() => engines.delete(name)); // let a later call retry (e.g. a network error)
+  }
+  return e;
+}
+
+/** The engine with the held filter loaded into it (verified again: each module keeps its own). */
+async function engineWithFilter(name: ModuleName): Promise<Engine> {
+  const e = await engine(name);
+  if (!held) throw new GuardError('filter', heldError?.error?.message ?? 'no filter loaded', heldError?.error?.code);
+  if (!e.filter || e.filter.version !== held.version) {
+    e.filter?.free();
+    e.filter = new e.glue.Filter(held.bytes, trust());
+  }
+  return e;
+}
+
+function trust(): { publicKey?: string; allowUnsigned?: boolean } {
+  const c = need();
+  return c.allowUnsigned ? { publicKey: c.publicKey, allowUnsigned: true } : { publicKey: c.publicKey };
+}
+
+function need(): WorkerConfig {
+  if (!config) throw new Error('guard worker used before it was configured');
+  return config;
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Verifies bytes in the primary module; returns the status, or throws a refusal. */
+async function verify(bytes: Uint8Array, newerThan: number | undefined): Promise<{ status: FilterStatus; version: number }> {
+  const e = await engine(primaryModule(need()));
+  const t = performance.now();
+  const options = newerThan === undefined ? trust() : { ...trust(), newerThan };
+  const filter = new e.glue.Filter(bytes, options);
+  const loadMs = performance.now() - t;
+  e.filter?.free();
+  e.filter = filter;
+  const status: FilterStatus = {
+    state: 'ready',
+    version: filter.version,
+    created: filter.created,
+    lists: filter.lists.map(({ name, category, md5, sha1, sha256, pdq }) => ({ name, category, md5, sha1, sha256, pdq })),
+    kinds: filter.kinds,
+    loadMs,
+    bytes: bytes.length,
+  };
+  return { status, version: filter.version };
+}
+
+/**
+ * Makes sure a verified filter is held: the kept copy while it is fresh, otherwise a
+ * conditional download. A refused download (tampered, unsigned, older than the kept version)
+ * never replaces a verified filter; without one the guard has no filter (fail mode).
+ */
+async function loadFilter(refresh: boolean): Promise<void> {
+  const c = need();
+  store ??= openStore(c.filterCache);
+  const now = Date.now();
+  if (!held) {
+    const kept = await store.get(c.filterUrl);
+    if (kept) {
+      try {
+        const { status } = await verify(kept.bytes, undefined);
+        held = {
+          bytes: kept.bytes,
+          version: kept.version,
+          status: { ...status, source: 'cache' },
+          fetchedAt: kept.fetchedAt,
+          due: kept.fetchedAt + c.refreshInterval,
+        };
+      } catch {
+        // A kept copy that no longer verifies (another key pinned now) is ignored.
+      }
+    }
+  }
+  if (held && !refresh && now < held.due) return;
+
+  const kept = await store.get(c.filterUrl);
+  const headers: Record<string, string> = {};
+  if (held && kept?.etag && sameBytes(kept.bytes, held.bytes)) headers['if-none-match'] = kept.etag;
+  let res: Response;
+  let bytes: Uint8Array;
+  try {
+    res = await fetch(c.filterUrl, {
+      headers,
+      cache: 'no-store',
+      credentials: c.filterCredentials,
+      signal: AbortSignal.timeout(c.filterTimeout),
+    });
+    bytes = res.status === 304 ? new Uint8Array(0) : new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    return refuse(`the filter could not be downloaded: ${messageOf(e)}`, 'network');
+  }
+  const vouched = async (etag: string | null) => {
+    if (!held) return;
+    held.fetchedAt = now;
+    held.due = now + c.refreshInterval;
+    held.status = { ...held.status, source: 'revalidated' };
+    delete held.status.error;
+    await store?.put(c.filterUrl, { bytes: held.bytes, etag: etag ?? kept?.etag ?? null, version: held.version, fetchedAt: now });
+  };
+  if (res.status === 304 && held) return vouched(res.headers.get('etag'));
+  if (!res.ok) return refuse(`the filter could not be downloaded: HTTP ${res.status}`, 'http');
+  if (held && sameBytes(bytes, held.bytes)) return vouched(res.headers.get('etag'));
+  try {
+    // A different file must be strictly newer than the one held (a replayed older filter is
+    // refused even when validly signed).
+    const { status, version } = await verify(bytes, (held ?? kept)?.version);
+    held = { bytes, version, status: { ...status, source: 'network' }, fetchedAt: now, due: now + c.refreshInterval };
+    heldError = undefined;
+    const entry: StoredFilter = { bytes, etag: res.headers.get('etag'), version, fetchedAt: now };
+    await store.put(c.filterUrl, entry);
+  } catch (e) {
+    // Refused: a held filter stays in use (the constructor threw before replacing it).
+    return refuse(messageOf(e), codeOf(e));
+  }
+}
+
+/** Records why the filter could not be (re)loaded. With a verified filter held, it stays. */
+function refuse(message: string, code: string | undefined): void {
+  const error = code === undefined ? { message } : { message, code };
+  if (held) {
+    held.status = { ...held.status, error };
+    held.due = Date.now() + Math.min(RETRY_MS, need().refreshInterval);
+  } else {
+    heldError = { state: 'error', error };
+  }
+}
+
+async function ensureFilter(refresh: boolean): Promise<FilterStatus> {
+  loading ??= loadFilter(refresh).finally(() => {
+    loading = undefined;
+  });
+  await loading;
+  return held ? held.status : (heldError ?? { state: 'error', error: { message: 'no filter loaded' } });
+}
+
+// ---- checking a file ------------------------------------------------------------------------
+
+async function readBlob(file: Blob, progress: (p: Phase, loaded?: number, total?: number) => void): Promise<Uint8Array> {
+  const total = file.size;
+  progress('reading', 0, total);
+  if (total < 4 << 20 || typeof file.stream !== 'function') {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    progress('reading', total, total);
+    return bytes;
+  }
+  // Large files: one buffer, filled chunk by chunk, with progress.
+  const out = new Uint8Array(total);
+  const reader = file.stream().getReader();
+  let loaded = 0;
+  let last = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > total) throw new Error('the file grew while it was read');
+    out.set(value, loaded);
+    loaded += value.length;
+    if (loaded - last >= 1 << 20) {
+      last = loaded;
+      progress('reading', loaded, total);
+    }
+  }
+  progress('reading', loaded, total);
+  return loaded === total ? out : out.subarray(0, loaded);
+}
+
+interface PdqOutcome {
+  hits: HashKind[];
+  hashes: Partial<FileHashes>;
+}
+
+const WASM_PREFERRED: ReadonlySet<string> = new Set(['jpeg', 'png']);
+
+/** PDQ and the PDQ prefilter's answer, through the module or the platform decoder. */
+async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: Phase) => void): Promise<PdqOutcome> {
+  const c = need();
+  const primary = await engineWithFilter(primaryModule(c));
+  const limits = { mode: 'fast' as const, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes };
+  const viaWasm = (e: Engine): PdqOutcome => {
+    const r = e.filter!.checkImage(bytes, limits);
+    return {
+      hits: r.kinds as HashKind[],
+      hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, format: r.format, width: r.width, height: r.height, decoder: 'wasm' },
+    };
+  };
+  // 1. This module decodes the format (or, for large JPEGs, takes the fast path without a
+  //    decoder): the measured fastest path, identical to the CLI.
+  if (primary.formats.includes(format) || format === 'jpeg') {
+    progress('hashing');
+    try {
+      return viaWasm(primary);
+    } catch (e) {
+      if ((e as { kind?: string }).kind !== 'unsupported') throw e;
+      // The platform module has no JPEG decoder for small or unusual JPEGs: fall through.
+    }
+  }
+  // 2. The browser's decoder, pixels into the core's PDQ.
+  const preferWasm = c.decoder === 'wasm' || (c.decoder === 'auto' && WASM_PREFERRED.has(format));
+  if (!preferWasm && hasPlatformDecoder()) {
+    progress('decoding');
+    try {
+      const px = await decodeWithPlatform(bytes, format);
+      progress('hashing');
+      const r = primary.filter!.checkPixels(px.data, px.width, px.height, 4, { mode: 'fast', maxPixels: c.maxPixels });
+      return {
+        hits: r.kinds as HashKind[],
+        hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, format, width: px.width, height: px.height, decoder: 'platform' },
+      };
+    } catch {
+      // No usable platform decoder for this file: try the full module.
+    }
+  }
+  // 3. The module with every decoder, fetched only now.
+  progress('decoding');
+  const full = await engineWithFilter('full');
+  progress('hashing');
+  return viaWasm(full);
+}
+
+function filterMatches(kinds: HashKind[]): GuardMatch[] {
+  const lists = held?.status.lists ?? [];
+  const only = lists.length === 1 ? lists[0] : undefined;
+  return kinds.map((kind) => ({ list: only?.name ?? null, category: only?.category ?? null, kind, distance: null }));
+}
+
+/** The confirmation: only the hashes of the kinds the filter flagged. */
+async function confirm(hashes: FileHashes, kinds: HashKind[]): Promise<{ verdict: 'match' | 'clean'; matches: GuardMatch[] }> {
+  const c = need();
+  const body: Record<string, unknown> = {};
+  for (const k of kinds) {
+    if (k === 'pdq') {
+      body.pdq = hashes.pdq;
+      body.quality = hashes.quality;
+      body.pdq_dihedral = hashes.pdqDihedral;
+    } else {
+      body[k] = hashes[k];
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(c.confirmUrl as string, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...c.confirmHeaders },
+      body: JSON.stringify(body),
+      credentials: c.confirmCredentials,
+      cache: 'no-store',
+      signal: AbortSignal.timeout(c.confirmTimeout),
+    });
+  } catch (e) {
+    throw new GuardError('confirm', `the confirmation request failed: ${messageOf(e)}`);
+  }
+  if (!res.ok) throw new GuardError('confirm', `the confirmation request failed: HTTP ${res.status}`);
+  let answer: unknown;
+  try {
+    answer = await res.json();
+  } catch {
+    throw new GuardError('confirm', 'the confirmation answer is not JSON');
+  }
+  const a = answer as { verdict?: unknown; matches?: unknown };
+  if ((a.verdict !== 'match' && a.verdict !== 'clean') || !Array.isArray(a.matches)) {
+    throw new GuardError('confirm', 'the confirmation answer has no verdict');
+  }
+  const matches: GuardMatch[] = a.matches.map((m: Record<string, unknown>) => {
+    const out: GuardMatch = {
+      list: typeof m.list === 'string' ? m.list : null,
+      category: typeof m.category === 'string' ? m.category : null,
+      kind: m.kind as HashKind,
+      distance: typeof m.distance === 'number' ? m.distance : null,
+    };
+    if (typeof m.variant === 'string') out.variant = m.variant;
+    return out;
+  });
+  return { verdict: a.verdict, matches };
+}
+
+async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: number) => void): Promise<CheckResult> {
+  const c = need();
+  const t0 = performance.now();
+  const timings: Timings = { filter: 0, read: 0, pdq: 0, exact: 0, confirm: 0, total: 0 };
+  const finish = (r: Omit<CheckResult, 'timings' | 'confirmed'> & { confirmed?: boolean }): CheckResult => {
+    timings.total = performance.now() - t0;
+    const out: CheckResult = { confirmed: false, ...r, timings };
+    if (held) out.filterVersion = held.version;
+    return out;
+  };
+  const fail = (kind: GuardErrorKind, message: string, code?: string, hashes?: FileHashes): CheckResult =>
+    finish({
+      verdict: 'error',
+      allowed: c.failMode === 'open',
+      error: code === undefined ? { kind, message } : { kind, message, code },
+      ...(hashes ? { hashes } : {}),
+    });
+
+  if (!held || Date.now() >= held.due) {
+    progress('filter');
+    await ensureFilter(false);
+  }
+  timings.filter = performance.now() - t0;
+  if (!held) {
+    return fail('filter', heldError?.error?.message ?? 'no filter loaded', heldError?.error?.code);
+  }
+  if (file.size > c.maxFileBytes) {
+    return fail('limit', `the file has ${file.size} bytes, more than the limit of ${c.maxFileBytes}`);
+  }
+
+  let bytes: Uint8Array;
+  const tRead = performance.now();
+  try {
+    bytes = await readBlob(file, progress);
+  } catch (e) {
+    return fail('read', `the file could not be read: ${messageOf(e)}`);
+  }
+  timings.read = performance.now() - tRead;
+
+  const primary = await engineWithFilter(primaryModule(c));
+  const filter = primary.filter!;
+  const kinds = filter.kinds as HashKind[];
+  const hashes: FileHashes = { bytes: bytes.length };
+
+  // The platform's digests start first and run on its threads while PDQ runs here.
+  const tExact = performance.now();
+  const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
+  const digest = (algo: 'SHA-256' | 'SHA-1', fallback: (b: Uint8Array) => string): Promise<string> =>
+    subtle
+      ? subtle.digest(algo, bytes as BufferSource).then((d) => hex(new Uint8Array(d)))
+      : Promise.resolve(fallback(bytes));
+  const sha256 = kinds.includes('sha256') ? digest('SHA-256', primary.glue.sha256) : undefined;
+  const sha1 = kinds.includes('sha1') ? digest('SHA-1', primary.glue.sha1) : undefined;
+  // Keep both promises observed so a rejection is never unhandled while PDQ runs.
+  sha256?.catch(() => undefined);
+  sha1?.catch(() => undefined);
+
+  let pdqHits: HashKind[] = [];
+  const format = sniff(bytes);
+  if (kinds.includes('pdq')) {
+    const tPdq = performance.now();
+    if (format === undefined) {
+      hashes.decoder = 'none';
+      hashes.pdqError = 'not an image format schoon knows';
+    } else {
+      try {
+        const out = await checkPdq(bytes, format, progress);
+        pdqHits = out.hits;
+        Object.assign(hashes, out.hashes);
+      } catch (e) {
+        if (e instanceof GuardError) return fail(e.kind, e.message, e.code);
+        const kind = (e as { name?: unknown; kind?: unknown }).kind;
+        if ((e as { name?: unknown }).name !== 'SchoonError') {
+          // Not the file's fault (a module failed to load, the platform decoder broke).
+          return fail('hash', `hashing failed: ${messageOf(e)}`);
+        }
+        if (kind === 'limit') return fail('limit', messageOf(e));
+        // The file does not decode: the exact hashes still decide, as for `schoon scan`.
+        hashes.decoder = 'none';
+        hashes.pdqError = messageOf(e);
+      }
+    }
+    timings.pdq = performance.now() - tPdq;
+  } else {
+    hashes.decoder = 'none';
+  }
+
+  progress('hashing');
+  if (kinds.includes('md5')) hashes.md5 = primary.glue.md5(bytes);
+  try {
+    if (sha1) hashes.sha1 = await sha1;
+    if (sha256) hashes.sha256 = await sha256;
+  } catch (e) {
+    return fail('hash', `hashing failed: ${messageOf(e)}`);
+  }
+  timings.exact = performance.now() - tExact - timings.pdq;
+
+  progress('checking');
+  const exact: { md5?: string; sha1?: string; sha256?: string } = {};
+  if (hashes.md5 !== undefined) exact.md5 = hashes.md5;
+  if (hashes.sha1 !== undefined) exact.sha1 = hashes.sha1;
+  if (hashes.sha256 !== undefined) exact.sha256 = hashes.sha256;
+  const exactHits = filter.checkExact(exact).kinds as HashKind[];
+  const flagged = [...exactHits, ...pdqHits];
+  if (flagged.length === 0) return finish({ verdict: 'clean', allowed: true, hashes });
+
+  if (c.confirmUrl === undefined) {
+    return finish({ verdict: 'blocked', allowed: false, matches: filterMatches(flagged), hashes });
+  }
+  progress('confirming');
+  const tConfirm = performance.now();
+  try {
+    const answer = await confirm(hashes, flagged);
+    timings.confirm = performance.now() - tConfirm;
+    return answer.verdict === 'match'
+      ? finish({ verdict: 'blocked', allowed: false, matches: answer.matches, hashes, confirmed: true })
+      : finish({ verdict: 'clean', allowed: true, hashes, confirmed: true });
+  } catch (e) {
+    timings.confirm = performance.now() - tConfirm;
+    return fail('confirm', messageOf(e), undefined, hashes);
+  }
+}
+
+// ---- messages -------------------------------------------------------------------------------
+
+async function handle(req: GuardRequest): Promise<GuardResponse> {
+  try {
+    switch (req.type) {
+      case 'configure':
+        config = req.config;
+        return { id: req.id, type: 'done', ok: true, result: null };
+      case 'filter':
+        return { id: req.id, type: 'done', ok: true, result: await ensureFilter(req.refresh) };
+      case 'check': {
+        const progress = (phase: Phase, loaded?: number, total?: number) => {
+          const p: GuardResponse = { id: req.id, type: 'progress', phase };
+          if (loaded !== undefined) p.loaded = loaded;
+          if (total !== undefined) p.total = total;
+          scope.postMessage(p);
+        };
+        return { id: req.id, type: 'done', ok: true, result: await check(req.file, progress) };
+      }
+    }
+  } catch (e) {
+    const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
+    return { id: req.id, type: 'done', ok: false, error };
+  }
+}
+
+// One request at a time, in order: the guard sends the next when this one is answered.
+scope.addEventListener('message', (event) => {
+  void handle(event.data).then((response) => scope.postMessage(response));
+});
+
+export {};

@@ -1,0 +1,287 @@
+// `createGuard`: the upload guard. Hashing, the filter and confirmations live in a dedicated
+// worker (guard-worker.ts); this side queues checks, reports progress and cancels. Aborting a
+// running check terminates the worker (nothing else stops a synchronous computation); the next
+// check starts a new one, which takes the filter from the cache without a download while it
+// is fresh.
+
+import type { GuardRequest, GuardResponse, WorkerConfig } from './guard-protocol.js';
+import {
+  GUARD_DEFAULTS,
+  type CheckOptions,
+  type CheckResult,
+  type FilterStatus,
+  type GuardOptions,
+  type ModuleName,
+  type Progress,
+} from './options.js';
+import { protect, type ProtectOptions, type Protection } from './protect.js';
+
+export type * from './options.js';
+export type { ProtectOptions, Protection, GuardMessages } from './protect.js';
+
+/** The upload guard. */
+export interface Guard {
+  /** The options in effect (defaults filled in). */
+  readonly options: Readonly<Required<Omit<GuardOptions, 'confirmUrl' | 'workerUrl'>>> &
+    Pick<GuardOptions, 'confirmUrl' | 'workerUrl'>;
+  /**
+   * Checks a file: resolves with `{ verdict, allowed, matches?, hashes?, error?, timings }`.
+   * Never rejects because of the file, the filter or the network (those give verdict
+   * `'error'`, with `allowed` from `failMode`); rejects with the signal's reason on abort.
+   */
+  check(file: Blob, options?: CheckOptions): Promise<CheckResult>;
+  /** Loads (or returns) the filter: call early to have it ready before the first file. */
+  filter(): Promise<FilterStatus>;
+  /** Revalidates the filter with the server now (a conditional request). */
+  refresh(): Promise<FilterStatus>;
+  /** Guards the file inputs of a form (or one input, or a container): see `ProtectOptions`. */
+  protect(target: Element | string, options?: ProtectOptions): Protection;
+  /** Stops the worker; pending checks reject with an `AbortError`. A later call starts anew. */
+  close(): void;
+}
+
+type Body =
+  | { type: 'filter'; refresh: boolean }
+  | { type: 'check'; file: Blob };
+
+interface Job {
+  id: number;
+  body: Body;
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  onProgress: ((p: Progress) => void) | undefined;
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new DOMException('the check was aborted', 'AbortError');
+}
+
+function absolute(url: string | URL): string {
+  const base = typeof document !== 'undefined' ? document.baseURI : (globalThis as { location?: Location }).location?.href;
+  return new URL(url, base).href;
+}
+
+/** The worker script next to this module, written out so bundlers (Vite, webpack 5) bundle it. */
+function defaultWorker(): Worker {
+  return new Worker(new URL('./guard-worker.js', import.meta.url), { type: 'module' });
+}
+
+function callerError(message: string): Error {
+  const e = new TypeError(message) as TypeError & { kind: string };
+  e.kind = 'caller';
+  return e;
+}
+
+class GuardImpl implements Guard {
+  readonly options: Guard['options'];
+  readonly #config: WorkerConfig;
+  #worker: Worker | undefined;
+  #running: Job | undefined;
+  readonly #queue: Job[] = [];
+  #nextId = 1;
+
+  constructor(options: GuardOptions) {
+    if (options === null || typeof options !== 'object') throw callerError('createGuard needs an options object');
+    if (!options.filterUrl) throw callerError('createGuard: filterUrl is required');
+    if (typeof options.publicKey !== 'string' || options.publicKey.trim() === '') {
+      throw callerError('createGuard: publicKey is required (the list owner’s Ed25519 key, hex)');
+    }
+    const known = new Set([...Object.keys(GUARD_DEFAULTS), 'filterUrl', 'publicKey']);
+    for (const key of Object.keys(options)) {
+      if (!known.has(key)) throw callerError(`createGuard: unknown option '${key}'`);
+    }
+    const merged = { ...GUARD_DEFAULTS, ...options };
+    if (merged.failMode !== 'open' && merged.failMode !== 'closed') {
+      throw callerError(`createGuard: failMode must be 'open' or 'closed', got '${String(merged.failMode)}'`);
+    }
+    if (!['auto', 'wasm', 'platform'].includes(merged.decoder)) {
+      throw callerError(`createGuard: decoder must be 'auto', 'wasm' or 'platform', got '${String(merged.decoder)}'`);
+    }
+    this.options = merged;
+    const wasmUrls: Partial<Record<ModuleName, string>> = {};
+    for (const [name, url] of Object.entries(merged.wasmUrls) as [ModuleName, string | URL][]) {
+      wasmUrls[name] = absolute(url);
+    }
+    this.#config = {
+      filterUrl: absolute(merged.filterUrl),
+      publicKey: merged.publicKey,
+      allowUnsigned: merged.allowUnsigned,
+      confirmUrl: merged.confirmUrl === undefined ? undefined : absolute(merged.confirmUrl),
+      confirmHeaders: { ...merged.confirmHeaders },
+      confirmCredentials: merged.confirmCredentials,
+      confirmTimeout: merged.confirmTimeout,
+      filterCredentials: merged.filterCredentials,
+      filterTimeout: merged.filterTimeout,
+      failMode: merged.failMode,
+      decoder: merged.decoder,
+      filterCache: merged.filterCache,
+      refreshInterval: merged.refreshInterval,
+      maxFileBytes: merged.maxFileBytes,
+      maxPixels: merged.maxPixels,
+      wasmUrls,
+    };
+  }
+
+  check(file: Blob, options: CheckOptions = {}): Promise<CheckResult> {
+    if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
+      return Promise.reject(callerError('guard.check needs a File or Blob'));
+    }
+    return this.#submit({ type: 'check', file }, options.signal, options.onProgress) as Promise<CheckResult>;
+  }
+
+  filter(): Promise<FilterStatus> {
+    return this.#submit({ type: 'filter', refresh: false }, undefined, undefined) as Promise<FilterStatus>;
+  }
+
+  refresh(): Promise<FilterStatus> {
+    return this.#submit({ type: 'filter', refresh: true }, undefined, undefined) as Promise<FilterStatus>;
+  }
+
+  protect(target: Element | string, options: ProtectOptions = {}): Protection {
+    return protect(this, target, options);
+  }
+
+  close(): void {
+    this.#kill();
+    const jobs = this.#running ? [this.#running, ...this.#queue] : [...this.#queue];
+    this.#running = undefined;
+    this.#queue.length = 0;
+    for (const job of jobs) this.#finish(job, false, new DOMException('the guard was closed', 'AbortError'));
+  }
+
+  #submit(body: Body, signal: AbortSignal | undefined, onProgress: ((p: Progress) => void) | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(abortReason(signal));
+        return;
+      }
+      const job: Job = {
+        id: this.#nextId++,
+        body,
+        resolve,
+        reject,
+        signal,
+        onAbort: () => this.#abort(job),
+        onProgress,
+      };
+      signal?.addEventListener('abort', job.onAbort, { once: true });
+      this.#queue.push(job);
+      this.#pump();
+    });
+  }
+
+  #abort(job: Job): void {
+    if (this.#running === job) {
+      this.#kill();
+      this.#running = undefined;
+    } else {
+      const i = this.#queue.indexOf(job);
+      if (i >= 0) this.#queue.splice(i, 1);
+    }
+    this.#finish(job, false, abortReason(job.signal));
+    this.#pump();
+  }
+
+  #finish(job: Job, ok: boolean, value: unknown): void {
+    job.signal?.removeEventListener('abort', job.onAbort);
+    if (ok) job.resolve(value);
+    else job.reject(value);
+  }
+
+  #kill(): void {
+    this.#worker?.terminate();
+    this.#worker = undefined;
+  }
+
+  #spawn(): Worker {
+    const url = this.options.workerUrl;
+    const worker = url === undefined ? defaultWorker() : new Worker(url, { type: 'module' });
+    worker.addEventListener('message', (event: MessageEvent<GuardResponse>) => this.#onMessage(event.data));
+    worker.addEventListener('error', (event: ErrorEvent) => {
+      // The script failed to load or died (e.g. out of memory): fail the running request.
+      event.preventDefault();
+      const job = this.#running;
+      this.#kill();
+      this.#running = undefined;
+      if (job) this.#workerFailed(job, event.message || 'the guard worker failed');
+      this.#pump();
+    });
+    const configure: GuardRequest = { id: 0, type: 'configure', config: this.#config };
+    worker.postMessage(configure);
+    return worker;
+  }
+
+  /** A crashed worker is an error verdict for a check (fail mode decides), a rejection else. */
+  #workerFailed(job: Job, message: string): void {
+    if (job.body.type === 'check') {
+      const result: CheckResult = {
+        verdict: 'error',
+        allowed: this.options.failMode === 'open',
+        error: { kind: 'hash', message: `the guard worker failed: ${message}` },
+        confirmed: false,
+        timings: { filter: 0, read: 0, pdq: 0, exact: 0, confirm: 0, total: 0 },
+      };
+      this.#finish(job, true, result);
+    } else {
+      this.#finish(job, true, { state: 'error', error: { message: `the guard worker failed: ${message}` } });
+    }
+  }
+
+  #onMessage(response: GuardResponse): void {
+    if (response.id === 0) return; // the configuration's answer
+    const job = this.#running;
+    if (!job || job.id !== response.id) return; // an answer for an aborted request
+    if (response.type === 'progress') {
+      if (job.onProgress) {
+        const p: Progress = { phase: response.phase };
+        if (response.loaded !== undefined) p.loaded = response.loaded;
+        if (response.total !== undefined) p.total = response.total;
+        try {
+          job.onProgress(p);
+        } catch (e) {
+          reportError(e);
+        }
+      }
+      return;
+    }
+    this.#running = undefined;
+    if (response.ok) this.#finish(job, true, response.result);
+    else if (job.body.type === 'check') this.#workerFailed(job, response.error.message);
+    else this.#finish(job, true, { state: 'error', error: { message: response.error.message } });
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#running) return;
+    const job = this.#queue.shift();
+    if (!job) return;
+    this.#running = job;
+    this.#worker ??= this.#spawn();
+    const request: GuardRequest = { id: job.id, ...job.body };
+    this.#worker.postMessage(request);
+  }
+}
+
+function reportError(e: unknown): void {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(e);
+  else setTimeout(() => {
+    throw e;
+  });
+}
+
+/**
+ * Creates an upload guard.
+ *
+ * ```ts
+ * const guard = createGuard({ filterUrl: '/schoon/filter', publicKey: '6992b9aa…', confirmUrl: '/v1/confirm' });
+ * guard.protect(document.querySelector('form')!);
+ * ```
+ */
+export function createGuard(options: GuardOptions): Guard {
+  if (typeof Worker === 'undefined') {
+    throw callerError('createGuard needs Web Workers (a browser page or a dedicated worker)');
+  }
+  return new GuardImpl(options);
+}
