@@ -498,12 +498,23 @@ impl<B: Backend> App<'_, B> {
     }
 
     fn check_bytes(&self, index: &schoon_core::set::Index, bytes: &[u8]) -> Checked {
-        let options =
-            HashOptions { mode: PdqMode::Fast, algos: Vec::new(), limits: self.config.limits };
+        // As `schoon scan` decides: plain PDQ, then region windows when the index has region
+        // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
+        let options = HashOptions {
+            mode: PdqMode::Fast,
+            algos: Vec::new(),
+            limits: self.config.limits,
+            regions: index.has_regions(),
+        };
         let report = schoon_core::hash_bytes(bytes, &options);
         let image = report.image.as_ref().ok();
         let query = Query::from_hashes(&report.exact, image);
-        let matches = index.lookup(&query, &self.config.match_options);
+        let matches = schoon_core::set::lookup_hashed(
+            index,
+            &report.exact,
+            image,
+            &self.config.match_options,
+        );
         let e = &report.exact;
         let mut hashes = json!({ "bytes": e.bytes, "md5": e.md5.to_hex(), "sha1": e.sha1.to_hex(), "sha256": e.sha256.to_hex() });
         if let (Some(obj), Some(i)) = (hashes.as_object_mut(), image) {

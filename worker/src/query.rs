@@ -129,6 +129,9 @@ pub fn match_json(m: &Match, receipt_id: Option<&str>) -> Value {
         if let Some(variant) = m.variant {
             obj.insert("variant".into(), json!(variant));
         }
+        if let Some(region) = &m.region {
+            obj.insert("region".into(), json!(region));
+        }
         if let Some(id) = receipt_id {
             obj.insert("receipt_id".into(), json!(id));
         }

@@ -9,9 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use image::{DynamicImage, ImageFormat, RgbImage, imageops};
-use schoon_core::set::{
-    BuildInfo, FilterParams, Index, ListInfo, MatchOptions, Query, SetBuilder, Trust,
-};
+use schoon_core::set::{BuildInfo, FilterParams, Index, ListInfo, MatchOptions, SetBuilder, Trust};
 use schoon_core::{HashOptions, SigningKey, hash_bytes};
 
 use crate::encode;
@@ -23,6 +21,40 @@ fn jpeg(img: &RgbImage, quality: u8) -> Result<Vec<u8>> {
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Turned counter-clockwise by `degrees` about the centre, same canvas, corners black.
+fn turn(img: &RgbImage, degrees: f32) -> RgbImage {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let (dx, dy) = (x as f32 + 0.5 - w / 2.0, y as f32 + 0.5 - h / 2.0);
+        let (u, v) = (dx * cos - dy * sin + w / 2.0, dx * sin + dy * cos + h / 2.0);
+        if u >= 0.0 && v >= 0.0 && u < w && v < h {
+            *img.get_pixel(u as u32, v as u32)
+        } else {
+            image::Rgb([0, 0, 0])
+        }
+    })
+}
+
+/// A meme-style caption: a black-outlined white bar of blocky "letters" across the bottom,
+/// its bounding box 10 % of the picture.
+fn caption(img: &RgbImage) -> RgbImage {
+    let mut out = img.clone();
+    let (w, h) = (img.width(), img.height());
+    let (bw, bh) = (w * 7 / 10, h / 7);
+    let (x0, y0) = ((w - bw) / 2, h - bh - h / 25);
+    for y in y0..y0 + bh {
+        for x in x0..x0 + bw {
+            let (cx, cy) = ((x - x0) * 24 / bw, (y - y0) * 5 / bh);
+            let lit = cx % 4 != 3 && (cy == 0 || cy == 4 || (cx + cy) % 3 == 0);
+            let edge = y < y0 + 2 || y + 2 >= y0 + bh;
+            let c = if lit && !edge { [255, 255, 255] } else { [0, 0, 0] };
+            out.put_pixel(x, y, image::Rgb(c));
+        }
+    }
+    out
 }
 
 pub fn run(root: &Path) -> Result<()> {
@@ -61,6 +93,8 @@ pub fn run(root: &Path) -> Result<()> {
         }),
         ("known-3-mirrored.jpg", jpeg(&imageops::flip_horizontal(k3), 88)?),
         ("known-3-rotated-90.webp", encode::webp_lossy(&imageops::rotate90(k3), 75.0)),
+        ("known-3-turned-5deg.jpg", jpeg(&turn(k3, 5.0), 88)?),
+        ("known-1-captioned.jpg", jpeg(&caption(k1), 88)?),
     ];
     for (name, bytes) in &edits {
         write(&ex.join("edited").join(name), bytes)?;
@@ -84,7 +118,7 @@ pub fn run(root: &Path) -> Result<()> {
     ))?;
     for entry in std::fs::read_dir(ex.join("listed"))? {
         let bytes = std::fs::read(entry?.path())?;
-        let r = hash_bytes(&bytes, &HashOptions::default());
+        let r = hash_bytes(&bytes, &HashOptions { regions: true, ..HashOptions::default() });
         builder.add_image(list, &r.exact, r.image.as_ref().ok());
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -108,9 +142,13 @@ pub fn run(root: &Path) -> Result<()> {
         names.sort();
         for p in names {
             let bytes = std::fs::read(&p)?;
-            let r = hash_bytes(&bytes, &HashOptions::default());
-            let q = Query::from_hashes(&r.exact, r.image.as_ref().ok());
-            let m = index.lookup(&q, &MatchOptions::default());
+            let r = hash_bytes(&bytes, &HashOptions { regions: true, ..HashOptions::default() });
+            let m = schoon_core::set::lookup_hashed(
+                &index,
+                &r.exact,
+                r.image.as_ref().ok(),
+                &MatchOptions::default(),
+            );
             let best = m
                 .iter()
                 .map(|m| format!("{}:{}", m.kind, m.distance))

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use schoon_core::PublicKey;
-use schoon_core::set::{Filter, FilterHits, Index, Match, MatchOptions, Query, Trust, Verdict};
+use schoon_core::set::{
+    Filter, FilterHits, Index, Match, MatchOptions, Query, Trust, Verdict, lookup_hashed,
+};
+use schoon_core::{ExactHashes, ImageHashes, PublicKey};
 use serde_json::{Value, json};
 
 /// The embedded demo set: built by `cargo xtask examples` from `examples/listed/`.
@@ -95,11 +97,39 @@ fn match_json(m: &Match) -> Value {
         if let Some(variant) = m.variant {
             obj.insert("variant".into(), json!(variant));
         }
+        if let Some(region) = &m.region {
+            obj.insert("region".into(), json!(region));
+        }
     }
     v
 }
 
 impl Set {
+    /// Whether hashing should keep the luma plane for region matching.
+    pub fn wants_regions(&self) -> bool {
+        matches!(self, Set::Index(index) if index.has_regions())
+    }
+
+    /// Checks a hashed file: for an index as `schoon scan` decides (plain PDQ, then region
+    /// windows when the index has region hashes), for a filter by its probes.
+    pub fn check_hashed(
+        &self,
+        exact: &ExactHashes,
+        image: Option<&ImageHashes>,
+        options: &MatchOptions,
+    ) -> Outcome {
+        match self {
+            Set::Index(index) => {
+                let matches = lookup_hashed(index, exact, image, options);
+                Outcome {
+                    verdict: Verdict::of_matches(&matches),
+                    matches: matches.iter().map(match_json).collect(),
+                }
+            }
+            Set::Filter(_) => self.check(&Query::from_hashes(exact, image), options),
+        }
+    }
+
     /// Checks one query.
     pub fn check(&self, query: &Query, options: &MatchOptions) -> Outcome {
         match self {

@@ -7,6 +7,7 @@ use crate::error::{Error, Format};
 use crate::limits::{Limits, checked_vec};
 use crate::pdq::{self, Pdq};
 use crate::perceptual::Algo;
+use crate::regions::LumaPlane;
 
 /// How PDQ reaches its 64x64 buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +39,10 @@ pub struct HashOptions {
     pub algos: Vec<Algo>,
     /// Resource limits.
     pub limits: Limits,
+    /// Also keep a small luma plane (about 100 pixels a side) for region hashes
+    /// ([`crate::regions`]): the listed side of an index with regions, and queries that plain
+    /// PDQ does not match. Cheap: it is taken from the pixels or block means PDQ reads anyway.
+    pub regions: bool,
 }
 
 /// How the PDQ input was obtained (for diagnostics and benchmarks).
@@ -60,6 +65,8 @@ pub struct ImageHashes {
     pub path: PdqPath,
     /// The requested secondary hashes, in request order.
     pub extra: Vec<(Algo, Vec<u8>)>,
+    /// The luma plane for region hashes, when [`HashOptions::regions`] asked for it.
+    pub plane: Option<LumaPlane>,
 }
 
 /// Exact hashes of the bytes, and the perceptual hashes or why there are none.
@@ -106,7 +113,7 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     if options.mode == PdqMode::Fast
         && options.algos.is_empty()
         && format == Format::Jpeg
-        && let Some(done) = fast_jpeg(bytes, limits)?
+        && let Some(done) = fast_jpeg(bytes, limits, options.regions)?
     {
         return Ok(done);
     }
@@ -130,7 +137,9 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     let extra =
         options.algos.iter().map(|&a| Ok((a, a.hash(&image)?))).collect::<Result<_, Error>>()?;
     let path = if block == 1 { PdqPath::Full } else { PdqPath::Blocks(block) };
-    Ok(ImageHashes { info, pdq, path, extra })
+    let plane =
+        options.regions.then(|| LumaPlane::from_pixels(samples, channels, info.width, info.height));
+    Ok(ImageHashes { info, pdq, path, extra, plane })
 }
 
 /// PDQ of 8-bit pixels a platform decoded (interleaved, `channels` 1 = grey, 2 = grey and
@@ -185,7 +194,7 @@ pub fn pdq_of_pixels(
 /// The JPEG fast path: DCT-domain scaled, luma-only decoding straight to block means.
 /// `Ok(None)` when this file needs the full decoder (small images, CMYK, arithmetic coding, or
 /// anything the reduced decoder refuses).
-fn fast_jpeg(bytes: &[u8], limits: &Limits) -> Result<Option<ImageHashes>, Error> {
+fn fast_jpeg(bytes: &[u8], limits: &Limits, regions: bool) -> Result<Option<ImageHashes>, Error> {
     let Ok(header) = schoon_jpeg::read_header(bytes) else { return Ok(None) };
     limits.check_dimensions(header.width, header.height)?;
     let block = fast_block_size(header.width, header.height);
@@ -211,7 +220,9 @@ fn fast_jpeg(bytes: &[u8], limits: &Limits) -> Result<Option<ImageHashes>, Error
     let b = usize::from(block);
     let pdq = pdq::hash_block_means(&luma.pixels, b, b, w, h)?;
     let info = ImageInfo { format: Format::Jpeg, width: header.width, height: header.height };
-    Ok(Some(ImageHashes { info, pdq, path: PdqPath::Blocks(block), extra: Vec::new() }))
+    let plane =
+        regions.then(|| LumaPlane::from_block_means(&luma.pixels, b, header.width, header.height));
+    Ok(Some(ImageHashes { info, pdq, path: PdqPath::Blocks(block), extra: Vec::new(), plane }))
 }
 
 /// Block means of the luma of interleaved 8-bit pixels, one image row at a time.

@@ -33,6 +33,7 @@ mod limits;
 pub mod pdq;
 mod perceptual;
 pub mod receipt;
+pub mod regions;
 pub mod set;
 
 pub use decode::ImageInfo;

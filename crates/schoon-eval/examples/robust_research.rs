@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use schoon_eval::edits::{Corners, Edit, OverlayStyle};
 use schoon_eval::eval::list_images;
-use schoon_eval::robust::{Region, Scheme, extra_distance, region_pdq};
+use schoon_eval::robust::{LumaPlane, Region, Scheme, extra_distance, region_pdq};
 
 fn list(key: &str) -> Result<Option<Vec<f32>>> {
     match std::env::var(key) {
@@ -64,7 +64,7 @@ fn main() -> Result<()> {
     }
     let t0 = std::time::Instant::now();
     for img in imgs.iter().take(20) {
-        std::hint::black_box(scheme.query_variants(img));
+        std::hint::black_box(scheme.query_variants(&LumaPlane::from_image(img)));
     }
     let per = t0.elapsed().as_secs_f64() * 1000.0 / imgs.len().clamp(1, 20) as f64;
     println!(
@@ -72,7 +72,8 @@ fn main() -> Result<()> {
         imgs.len(),
         scheme.query_regions(481, 321).len()
     );
-    let listed: Vec<_> = imgs.par_iter().map(|i| scheme.listed_variants(i)).collect();
+    let listed: Vec<_> =
+        imgs.par_iter().map(|i| scheme.listed_variants(&LumaPlane::from_image(i))).collect();
 
     let mut edits = Vec::new();
     for f in [0.025, 0.05, 0.0625, 0.075, 0.0875, 0.1, 0.125, 0.1625, 0.2, 0.25] {
@@ -92,6 +93,8 @@ fn main() -> Result<()> {
         edits.push(Edit::Rotate { degrees: 5.0, corners: Corners::Fill });
         edits.push(Edit::Rotate { degrees: -5.0, corners: Corners::Crop });
         edits.push(Edit::Resize(0.25));
+        edits.push(Edit::CropOneSide { fraction: 0.2, side: None });
+        edits.push(Edit::CropAllSides(0.2));
     }
     edits.extend([
         Edit::Border(0.1),
@@ -104,13 +107,17 @@ fn main() -> Result<()> {
             .par_iter()
             .enumerate()
             .filter_map(|(k, img)| {
-                let bytes = e.render(img, k as u64).ok()?;
+                let top = std::env::var("TOP_OVERLAY").is_ok() && matches!(e, Edit::Overlay { .. });
+                let src = if top { img.flipv() } else { img.clone() };
+                let bytes = e.render(&src, k as u64).ok()?;
                 let q = image::load_from_memory(&bytes).ok()?;
+                let q = if top { q.flipv() } else { q };
                 let plain = region_pdq(img, &Region::FULL);
                 let qp = region_pdq(&q, &Region::FULL);
                 let pd = qp.dihedral.iter().map(|h| h.distance(&plain.hash)).min().unwrap_or(256);
-                let xd = extra_distance(&listed[k], &scheme.query_variants(&q))
-                    .map_or(999, |m| m.distance);
+                let xd =
+                    extra_distance(&listed[k], &scheme.query_variants(&LumaPlane::from_image(&q)))
+                        .map_or(999, |m| m.distance);
                 Some((pd, xd))
             })
             .collect();
@@ -129,7 +136,8 @@ fn main() -> Result<()> {
             x.get(x.len() * 9 / 10).copied().unwrap_or(0)
         );
     }
-    let qv: Vec<_> = imgs.par_iter().map(|i| scheme.query_variants(i)).collect();
+    let qv: Vec<_> =
+        imgs.par_iter().map(|i| scheme.query_variants(&LumaPlane::from_image(i))).collect();
     let mut d: Vec<u32> = (0..imgs.len())
         .into_par_iter()
         .flat_map_iter(|i| {

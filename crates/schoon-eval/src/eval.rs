@@ -12,7 +12,7 @@ use schoon_core::{Algo, HashOptions, Pdq, PdqHash, PdqMode, hash_image};
 
 use crate::peer::{self, PeerHashes};
 use crate::plan::{Case, cases};
-use crate::robust::{self, Region};
+use crate::robust;
 use crate::stats::{self, TailFit};
 
 /// PDQ's standard matching threshold.
@@ -101,8 +101,8 @@ pub struct Original {
     pub reference: Pdq8,
     /// `image_hasher` hashes in [`Algo::ALL`] order (64 bits each).
     pub algos: Vec<u64>,
-    /// The robust listed variants.
-    pub listed: Vec<(Region, Pdq)>,
+    /// The robust listed variants (region id, hash).
+    pub listed: Vec<(u8, Pdq)>,
     /// The robust query variants' dihedral hashes (quality at least 50 only), flattened.
     pub query_hashes: Vec<[u64; 4]>,
     /// Number of robust query variants computed.
@@ -338,13 +338,15 @@ fn measure_speed(files: &[(PathBuf, Vec<u8>)]) -> (Vec<(AlgoId, f64)>, Speeds) {
 }
 
 fn hash_original(name: String, path: PathBuf, bytes: &[u8]) -> Result<Original> {
-    let fast = hash_image(bytes, &options(PdqMode::Fast, vec![]))
+    // The listed side as `schoon build --images` computes it: the plane comes from the same
+    // decode (or DCT-scaled JPEG decode) as the fast PDQ hash.
+    let fast = hash_image(bytes, &HashOptions { regions: true, ..options(PdqMode::Fast, vec![]) })
         .with_context(|| format!("hashing {name}"))?;
     let reference = hash_image(bytes, &options(PdqMode::Reference, Algo::ALL.to_vec()))
         .with_context(|| format!("hashing {name}"))?;
-    let img = image::load_from_memory(bytes).with_context(|| format!("decoding {name}"))?;
-    let listed = robust::listed_variants(&img);
-    let query = robust::query_variants(&img);
+    let plane = fast.plane.clone().with_context(|| format!("no luma plane for {name}"))?;
+    let listed = robust::Scheme::standard().listed_variants(&plane);
+    let query = robust::Scheme::standard().query_variants(&plane);
     let query_hashes = query
         .iter()
         .filter(|(_, p)| p.quality >= robust::MIN_QUALITY)
@@ -373,7 +375,9 @@ fn hash_edit(
 ) -> Result<Edited> {
     let bytes = case.edit.render(img, ii as u64)?;
     let mut out = Edited { bytes: bytes.len(), ..Default::default() };
-    out.fast = hash_image(&bytes, &options(PdqMode::Fast, vec![])).ok().map(|h| Pdq8::from(&h.pdq));
+    let fast =
+        hash_image(&bytes, &HashOptions { regions: true, ..options(PdqMode::Fast, vec![]) }).ok();
+    out.fast = fast.as_ref().map(|h| Pdq8::from(&h.pdq));
     if case.table {
         if let Ok(h) = hash_image(&bytes, &options(PdqMode::Reference, Algo::ALL.to_vec())) {
             out.reference = Some(Pdq8::from(&h.pdq));
@@ -389,11 +393,14 @@ fn hash_edit(
             out.peer_file = Some(path);
         }
     }
+    // As `schoon scan` decides (`schoon_core::set::lookup_hashed`): windows only when plain
+    // PDQ misses and the upload's quality is at least the minimum.
     let plain = out.fast.and_then(|q| q.query_distance(&original.fast.hash));
     if plain.is_none_or(|d| d > PDQ_THRESHOLD)
-        && let Ok(q) = image::load_from_memory(&bytes)
+        && let Some(h) = fast.as_ref().filter(|h| h.pdq.quality >= PDQ_MIN_QUALITY)
+        && let Some(plane) = &h.plane
     {
-        let qv = robust::query_variants(&q);
+        let qv = robust::Scheme::standard().query_variants(plane);
         out.extra = robust::extra_distance(&original.listed, &qv).map(|m| m.distance);
     }
     Ok(out)

@@ -1,6 +1,6 @@
 //! The error type of the crate.
 
-use core::fmt;
+use core::fmt::{self, Write as _};
 
 use crate::Kind;
 
@@ -136,11 +136,17 @@ impl fmt::Display for Error {
                 write!(f, "filter payload is {actual} bytes, header says {declared}")
             }
             Error::InvalidTarget { target } => {
-                write!(f, "target false-positive rate {target} is not strictly between 0 and 1")
+                write!(
+                    f,
+                    "target false-positive rate {} is not strictly between 0 and 1",
+                    Rate(*target)
+                )
             }
             Error::TargetNotMet { kind, target, best } => write!(
                 f,
-                "{kind} filters reach a false-positive rate of {best:e} at best, above the target {target:e}"
+                "{kind} filters reach a false-positive rate of {} at best, above the target {}",
+                Rate(*best),
+                Rate(*target)
             ),
             Error::TooManyKeys { kind, count, max } => {
                 write!(f, "{count} keys are too many for a {kind} filter (at most {max})")
@@ -149,7 +155,9 @@ impl fmt::Display for Error {
                 write!(f, "filter would need {bytes} bytes, more than this platform can hold")
             }
             Error::Construction { kind, reason } => {
-                write!(f, "{kind} construction failed: {}", reason.to_lowercase())
+                write!(f, "{kind} construction failed: ")?;
+                // ASCII only: Unicode case tables would cost a WebAssembly module 12 KB.
+                reason.chars().try_for_each(|c| f.write_char(c.to_ascii_lowercase()))
             }
             Error::Immutable { kind } => write!(
                 f,
@@ -164,3 +172,76 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// A rate in messages: three significant digits in scientific notation (`3.91e-3`, `1e-4`).
+///
+/// Written by hand because Rust's float formatting (shortest round trip, `{:e}`) would add
+/// about 7 KB gzip to a WebAssembly module that holds this error type only to read filters.
+struct Rate(f64);
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let x = self.0;
+        if x.is_nan() || x.is_infinite() || x == 0.0 {
+            // Never a valid rate; spelt as Rust would.
+            return f.write_str(if x.is_nan() {
+                "NaN"
+            } else if x == 0.0 {
+                "0"
+            } else if x > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            });
+        }
+        if x < 0.0 {
+            f.write_char('-')?;
+        }
+        let (mut m, mut e) = (x.abs(), 0i32);
+        while m >= 10.0 {
+            m /= 10.0;
+            e += 1;
+        }
+        while m < 1.0 {
+            m *= 10.0;
+            e -= 1;
+        }
+        let mut d = (m * 100.0 + 0.5) as u32; // 100..=1000
+        if d >= 1000 {
+            d /= 10;
+            e += 1;
+        }
+        write!(f, "{}", d / 100)?;
+        let frac = d % 100;
+        if frac != 0 {
+            let frac = if frac.is_multiple_of(10) { frac / 10 } else { frac };
+            write!(f, ".{}{frac}", if d % 100 < 10 { "0" } else { "" })?;
+        }
+        write!(f, "e{e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_in_messages() {
+        let shown = |x: f64| Rate(x).to_string();
+        assert_eq!(shown(1e-4), "1e-4");
+        assert_eq!(shown(0.5f64.powi(8)), "3.91e-3");
+        assert_eq!(shown(0.5f64.powi(32)), "2.33e-10");
+        assert_eq!(shown(1.5), "1.5e0");
+        assert_eq!(shown(0.0105), "1.05e-2");
+        assert_eq!(shown(9.996e-7), "1e-6");
+        assert_eq!(shown(-2.0), "-2e0");
+        assert_eq!(shown(1e-300), "1e-300");
+        assert_eq!(shown(f64::NAN), "NaN");
+        assert_eq!(shown(0.0), "0");
+        assert_eq!(shown(f64::INFINITY), "inf");
+        let e = Error::TargetNotMet { kind: Kind::BinaryFuse8, target: 1e-3, best: 0.5f64.powi(8) };
+        assert!(e.to_string().ends_with("rate of 3.91e-3 at best, above the target 1e-3"), "{e}");
+        let e = Error::Construction { kind: Kind::BinaryFuse8, reason: "Too Many Iterations" };
+        assert!(e.to_string().ends_with("failed: too many iterations"), "{e}");
+    }
+}

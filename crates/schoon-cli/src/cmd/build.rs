@@ -112,6 +112,10 @@ pub struct BuildArgs {
     /// Hash images with the reference PDQ pipeline.
     #[arg(long)]
     pub reference: bool,
+    /// Do not store region hashes for images (they make matching tolerant of crops, small
+    /// rotations and captions; 3 extra PDQ entries per image in the index).
+    #[arg(long)]
+    pub no_regions: bool,
     /// Worker threads for hashing images (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
@@ -238,6 +242,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     if !args.images.is_empty() {
         let options = HashOptions {
             mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
+            regions: !args.no_regions,
             ..Default::default()
         };
         let inputs = files::expand(&args.images);
@@ -317,8 +322,8 @@ pub fn run(args: BuildArgs) -> Result<u8> {
             .unwrap_or_default();
     for l in &lists {
         eprintln!(
-            "list {} ({}): {} md5, {} sha1, {} sha256, {} pdq",
-            l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq
+            "list {} ({}): {} md5, {} sha1, {} sha256, {} pdq, {} pdq regions",
+            l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq, l.regions
         );
     }
     eprintln!(

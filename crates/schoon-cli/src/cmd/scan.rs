@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use schoon_core::set::{Query, Verdict};
+use schoon_core::set::Verdict;
 use schoon_core::{HashOptions, PdqMode};
 use serde_json::{Map, Value, json};
 
@@ -35,6 +35,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let match_options = args.set.options();
     let options = HashOptions {
         mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
+        regions: set.wants_regions(),
         ..Default::default()
     };
     let inputs = files::expand(&args.paths);
@@ -46,10 +47,9 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         args.jobs,
         |input| {
             let h: Hashed = hash_input(input, &options);
-            let verdict = h.exact.map(|exact| {
-                let query = Query::from_hashes(&exact, h.image.as_ref().ok());
-                set.check(&query, &match_options)
-            });
+            let verdict = h
+                .exact
+                .map(|exact| set.check_hashed(&exact, h.image.as_ref().ok(), &match_options));
             (h, verdict)
         },
         |(h, outcome)| {

@@ -18,7 +18,8 @@ use super::container::{self, Artifact, Header, Trust};
 use super::{HashKind, ListInfo, Match, MatchOptions, Query};
 use crate::error::{BadInput, Error, LimitKind};
 use crate::limits::exceeded;
-use crate::pdq::PdqHash;
+use crate::pdq::{Pdq, PdqHash};
+use crate::regions::{Region, Scheme};
 
 pub(crate) const TAG_MD5: [u8; 4] = *b"MD5 ";
 pub(crate) const TAG_SHA1: [u8; 4] = *b"SHA1";
@@ -46,8 +47,12 @@ pub struct ListMeta {
     pub sha1: u64,
     /// SHA-256 entries.
     pub sha256: u64,
-    /// PDQ entries.
+    /// PDQ entries (whole images).
     pub pdq: u64,
+    /// PDQ region hashes (see [`crate::regions`]): crop-, rotation- and overlay-tolerant
+    /// matching for images listed from their pixels.
+    #[serde(default)]
+    pub regions: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +137,8 @@ pub struct Index {
     exact: [(HashKind, std::ops::Range<usize>); 3],
     /// The PDQ records, read in place from `bytes`.
     pdq: std::ops::Range<usize>,
+    /// How many of them are region hashes (region id > 0).
+    region_entries: usize,
     mih: Option<Mih>,
 }
 
@@ -222,11 +229,13 @@ impl Index {
             )));
         }
         let lists = meta.lists.len();
+        let mut region_entries = 0;
         for rec in pdq.chunks_exact(PDQ_RECORD) {
             let list = PdqRecord(rec).list();
             if usize::from(list) >= lists {
                 return Err(bad(format!("pdq entry names list {list}, the index has {lists}")));
             }
+            region_entries += usize::from(PdqRecord(rec).region() != 0);
         }
         for (kind, r) in &exact {
             for rec in bytes[r.clone()].chunks_exact(kind.len() + 2) {
@@ -239,7 +248,7 @@ impl Index {
                 }
             }
         }
-        Ok(Index { bytes, header, meta, exact, pdq: pdq_section, mih: None })
+        Ok(Index { bytes, header, meta, exact, pdq: pdq_section, region_entries, mih: None })
     }
 
     /// The header (version, creation time, signature status).
@@ -349,7 +358,14 @@ impl Index {
     }
 
     /// PDQ entries within `threshold` of any of `queries`: entry id -> (best distance, variant).
-    fn pdq_near(&self, queries: &[PdqHash], threshold: u32) -> HashMap<u32, (u32, usize)> {
+    /// Entries within `threshold` of any query: whole-image entries, or with `regions` the
+    /// region entries. Returns entry id -> (best distance, index of the query).
+    fn pdq_near(
+        &self,
+        queries: &[PdqHash],
+        threshold: u32,
+        regions: bool,
+    ) -> HashMap<u32, (u32, usize)> {
         let mut best: HashMap<u32, (u32, usize)> = HashMap::new();
         let qs: Vec<[u64; 4]> = queries.iter().map(PdqHash::words).collect();
         let consider = |id: u32,
@@ -373,7 +389,9 @@ impl Index {
             Some(mih) if radius <= 2 => {
                 for (v, q) in qs.iter().enumerate() {
                     mih.candidates(q, radius, &mut |id| {
-                        if let Some(r) = self.pdq_record(id as usize) {
+                        if let Some(r) = self.pdq_record(id as usize)
+                            && (r.region() != 0) == regions
+                        {
                             consider(id, &r.words(), v, q, &mut best);
                         }
                     });
@@ -381,6 +399,9 @@ impl Index {
             }
             _ => {
                 for (id, r) in self.pdq_records().enumerate() {
+                    if (r.region() != 0) != regions {
+                        continue;
+                    }
                     let e = r.words();
                     for (v, q) in qs.iter().enumerate() {
                         consider(id as u32, &e, v, q, &mut best);
@@ -389,6 +410,49 @@ impl Index {
             }
         }
         best
+    }
+
+    /// Whether the index holds region hashes (see [`crate::regions`]).
+    pub fn has_regions(&self) -> bool {
+        self.region_entries > 0
+    }
+
+    /// Region matches: listed region hashes within `options.threshold` of any dihedral hash of
+    /// any query window (windows of quality under `options.min_quality` are skipped). Callers
+    /// ask only when [`Index::lookup`] found no PDQ match; [`crate::set::lookup_hashed`] does.
+    pub fn lookup_regions(&self, windows: &[(Region, Pdq)], options: &MatchOptions) -> Vec<Match> {
+        let scheme = Scheme::standard();
+        let queries: Vec<PdqHash> = windows
+            .iter()
+            .filter(|(_, p)| p.quality >= options.min_quality)
+            .flat_map(|(_, p)| p.dihedral)
+            .collect();
+        let mut out: Vec<Match> = Vec::new();
+        for (id, (d, v)) in self.pdq_near(&queries, options.threshold, true) {
+            let Some(r) = self.pdq_record(id as usize) else { continue };
+            let Some(meta) = self.meta.lists.get(usize::from(r.list())) else { continue };
+            let region = scheme.region_name(r.region());
+            match out.iter_mut().find(|m| m.list == meta.info.name) {
+                Some(m) if d >= m.distance => {}
+                Some(m) => {
+                    m.distance = d;
+                    m.value = r.hash().to_hex();
+                    m.variant = Some(VARIANT_NAMES[v & 7]);
+                    m.region = region;
+                }
+                None => out.push(Match {
+                    list: meta.info.name.clone(),
+                    category: meta.info.category.clone(),
+                    kind: HashKind::Pdq,
+                    distance: d,
+                    value: r.hash().to_hex(),
+                    variant: Some(VARIANT_NAMES[v & 7]),
+                    region,
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));
+        out
     }
 
     /// The authoritative answer for a query: every list entry it matches, best distance first.
@@ -420,6 +484,7 @@ impl Index {
                 distance,
                 value,
                 variant,
+                region: None,
             });
         };
         let exact: [(HashKind, Option<Vec<u8>>); 3] = [
@@ -438,7 +503,7 @@ impl Index {
             && pdq.quality.is_none_or(|q| q >= options.min_quality)
         {
             let variants = pdq.variants();
-            for (id, (d, v)) in self.pdq_near(variants, options.threshold) {
+            for (id, (d, v)) in self.pdq_near(variants, options.threshold, false) {
                 let Some(r) = self.pdq_record(id as usize) else { continue };
                 let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
                 push(r.list(), HashKind::Pdq, d, r.hash().to_hex(), variant);

@@ -56,6 +56,7 @@ use crate::error::{Error, LimitKind};
 use crate::hashing::ImageHashes;
 use crate::limits::exceeded;
 use crate::pdq::{Coefficients, Pdq, PdqHash};
+use crate::regions::Scheme;
 
 /// The kinds of hash a set holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -237,6 +238,9 @@ pub struct Match {
     /// For PDQ: which dihedral variant of the query matched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<&'static str>,
+    /// For a region match ([`crate::regions`]): the listed region that matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 /// The verdict on a file.
@@ -343,6 +347,13 @@ impl SetBuilder {
         self.pdq.push(PdqEntry { hash, list: list.0, quality: quality.unwrap_or(100), region: 0 });
     }
 
+    /// Adds the region hashes of a listed image ([`crate::regions`]); region ids start at 1.
+    pub fn add_regions(&mut self, list: ListId, regions: &[(u8, Pdq)]) {
+        for (id, p) in regions.iter().filter(|(id, _)| *id > 0) {
+            self.pdq.push(PdqEntry { hash: p.hash, list: list.0, quality: p.quality, region: *id });
+        }
+    }
+
     /// Adds everything of a parsed list.
     pub fn add_parsed(&mut self, list: ListId, parsed: &ParsedList) {
         parsed.md5.iter().for_each(|d| self.add_md5(list, *d));
@@ -358,6 +369,9 @@ impl SetBuilder {
         self.add_sha256(list, exact.sha256);
         if let Some(i) = image {
             self.add_pdq(list, i.pdq.hash, Some(i.pdq.quality));
+            if let Some(plane) = &i.plane {
+                self.add_regions(list, &crate::regions::Scheme::standard().listed_variants(plane));
+            }
         }
     }
 
@@ -386,7 +400,14 @@ impl SetBuilder {
         let mut metas: Vec<ListMeta> = self
             .lists
             .iter()
-            .map(|info| ListMeta { info: info.clone(), md5: 0, sha1: 0, sha256: 0, pdq: 0 })
+            .map(|info| ListMeta {
+                info: info.clone(),
+                md5: 0,
+                sha1: 0,
+                sha256: 0,
+                pdq: 0,
+                regions: 0,
+            })
             .collect();
         let mut bump = |list: u16, f: fn(&mut ListMeta) -> &mut u64| {
             if let Some(m) = metas.get_mut(usize::from(list)) {
@@ -396,7 +417,8 @@ impl SetBuilder {
         self.md5.iter().for_each(|e| bump(e.1, |m| &mut m.md5));
         self.sha1.iter().for_each(|e| bump(e.1, |m| &mut m.sha1));
         self.sha256.iter().for_each(|e| bump(e.1, |m| &mut m.sha256));
-        self.pdq.iter().for_each(|e| bump(e.list, |m| &mut m.pdq));
+        self.pdq.iter().filter(|e| e.region == 0).for_each(|e| bump(e.list, |m| &mut m.pdq));
+        self.pdq.iter().filter(|e| e.region != 0).for_each(|e| bump(e.list, |m| &mut m.regions));
         metas
     }
 
@@ -463,7 +485,8 @@ impl SetBuilder {
         let pdq = match filter::scheme_for(params)? {
             Some(scheme) => {
                 let mut keys = Vec::with_capacity(self.pdq.len() * 8);
-                for e in &self.pdq {
+                // Region hashes are matched by the index only (their query windows are many).
+                for e in self.pdq.iter().filter(|e| e.region == 0) {
                     scheme.listed_keys(&e.hash, &mut keys);
                 }
                 Some(keys)
@@ -678,4 +701,38 @@ pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
             .collect(),
         bytes: bytes.len(),
     })
+}
+
+/// The authoritative answer for a hashed file, as `schoon scan` decides: exact hashes and plain
+/// PDQ through [`Index::lookup`], then, when no PDQ entry matched and the index holds region
+/// hashes, the region windows of the upload ([`crate::regions`]; needs the luma plane of
+/// [`crate::HashOptions::regions`] and an upload of PDQ quality at least `min_quality`).
+///
+/// ```
+/// # fn demo(index: &schoon_core::set::Index, bytes: &[u8]) {
+/// use schoon_core::{hash_bytes, HashOptions};
+/// use schoon_core::set::{lookup_hashed, MatchOptions};
+/// let report = hash_bytes(bytes, &HashOptions { regions: index.has_regions(), ..Default::default() });
+/// let matches = lookup_hashed(index, &report.exact, report.image.as_ref().ok(), &MatchOptions::default());
+/// # }
+/// ```
+pub fn lookup_hashed(
+    index: &Index,
+    exact: &ExactHashes,
+    image: Option<&ImageHashes>,
+    options: &MatchOptions,
+) -> Vec<Match> {
+    let mut matches = index.lookup(&Query::from_hashes(exact, image), options);
+    if matches.iter().any(|m| m.kind == HashKind::Pdq) || !index.has_regions() {
+        return matches;
+    }
+    // Featureless uploads (quality under the minimum) have no reliable windows either; this
+    // also spares the ~16 ms of windows for tiny and flat images.
+    if let Some(image) = image.filter(|i| i.pdq.quality >= options.min_quality)
+        && let Some(plane) = &image.plane
+    {
+        let windows = Scheme::standard().query_variants(plane);
+        matches.extend(index.lookup_regions(&windows, options));
+    }
+    matches
 }
