@@ -63,7 +63,7 @@ pub trait Backend: Clone + 'static {
     async fn rate_limit(&self, key: &str) -> Result<Option<bool>, StoreError>;
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Memory {
     kv: BTreeMap<String, (String, Option<String>)>,
     blobs: BTreeMap<String, Vec<u8>>,
@@ -87,6 +87,19 @@ impl MemoryBackend {
         let b = MemoryBackend::default();
         b.now.set(now_ms);
         b
+    }
+
+    /// An independent copy of the store, clock and randomness (a clone shares them): a
+    /// prepared state that each fuzz input or test case starts from.
+    pub fn snapshot(&self) -> MemoryBackend {
+        let memory = self.memory.try_borrow().map(|m| m.clone()).unwrap_or_default();
+        MemoryBackend {
+            memory: Rc::new(RefCell::new(memory)),
+            now: Rc::new(Cell::new(self.now.get())),
+            counter: Rc::new(Cell::new(self.counter.get())),
+            limiter_refuses: Rc::new(Cell::new(self.limiter_refuses.get())),
+            broken: Rc::new(Cell::new(self.broken.get())),
+        }
     }
 
     /// Moves the clock.
@@ -220,6 +233,17 @@ pub fn block_on<F: std::future::Future>(future: F) -> Option<F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshots_are_independent() {
+        let a = MemoryBackend::new(5);
+        a.kv_set("k", "1");
+        let b = a.snapshot();
+        b.kv_set("k", "2");
+        b.advance(10);
+        assert_eq!((a.kv_value("k"), b.kv_value("k")), (Some("1".into()), Some("2".into())));
+        assert_eq!((a.now.get(), b.now.get()), (5, 15));
+    }
 
     #[test]
     fn listing_pages() {

@@ -30,7 +30,15 @@ pub struct HashesIn {
     /// flipminus1).
     #[serde(default)]
     pub pdq_dihedral: Option<Vec<String>>,
+    /// PDQ hashes of the upload's query windows that the client's filter flagged against
+    /// region hashes (`schoon_core::regions`), at most [`MAX_WINDOWS`]; looked up in the
+    /// index's region hashes when plain PDQ finds nothing.
+    #[serde(default)]
+    pub windows: Option<Vec<String>>,
 }
+
+/// The most window hashes one confirmation may carry (a client has ~110 windows per upload).
+pub const MAX_WINDOWS: usize = 256;
 
 /// Parses a JSON body: syntax errors are 400, well-formed bodies with wrong fields 422.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -102,12 +110,27 @@ impl HashesIn {
                 coefficients: None,
             }),
         };
-        if query == Query::default() {
+        if query == Query::default() && self.windows.as_ref().is_none_or(Vec::is_empty) {
             return Err(ApiError::Invalid(
-                "no hash given: send any of md5, sha1, sha256, pdq, pdq_dihedral".into(),
+                "no hash given: send any of md5, sha1, sha256, pdq, pdq_dihedral, windows".into(),
             ));
         }
         Ok(query)
+    }
+
+    /// The window hashes, parsed and bounded.
+    pub fn windows(&self) -> Result<Vec<PdqHash>, ApiError> {
+        let Some(list) = &self.windows else { return Ok(Vec::new()) };
+        if list.len() > MAX_WINDOWS {
+            return Err(ApiError::Invalid(format!(
+                "windows has {} hashes, at most {MAX_WINDOWS} are accepted",
+                list.len()
+            )));
+        }
+        list.iter()
+            .enumerate()
+            .map(|(i, h)| h.parse().map_err(|e| ApiError::Invalid(format!("windows[{i}]: {e}"))))
+            .collect()
     }
 }
 
@@ -167,6 +190,33 @@ mod tests {
         );
         let q = parse_json::<HashesIn>(body.as_bytes()).unwrap().to_query().unwrap();
         assert_eq!(q.pdq.map(|p| p.variants.len()), Some(8));
+        // Windows alone are a query; they are parsed apart from the hashes.
+        let body = format!(r#"{{"windows":["{PDQ}","{PDQ}"]}}"#);
+        let h = parse_json::<HashesIn>(body.as_bytes()).unwrap();
+        assert_eq!(h.to_query().unwrap(), Query::default());
+        assert_eq!(h.windows().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn windows_are_bounded_and_checked() {
+        let many = vec![format!("\"{PDQ}\""); MAX_WINDOWS + 1].join(",");
+        let h = parse_json::<HashesIn>(format!(r#"{{"windows":[{many}]}}"#).as_bytes()).unwrap();
+        let e = h.windows().unwrap_err();
+        assert_eq!(
+            (crate::error::status_for(&e), e.to_string()),
+            (
+                422,
+                format!(
+                    "windows has {} hashes, at most {MAX_WINDOWS} are accepted",
+                    MAX_WINDOWS + 1
+                )
+            )
+        );
+        let h =
+            parse_json::<HashesIn>(format!(r#"{{"windows":["{PDQ}","zz"]}}"#).as_bytes()).unwrap();
+        assert!(h.windows().unwrap_err().to_string().starts_with("windows[1]: "));
+        let h = parse_json::<HashesIn>(br#"{"windows":[]}"#).unwrap();
+        assert!(h.to_query().unwrap_err().to_string().starts_with("no hash given"));
     }
 
     #[test]
@@ -181,7 +231,10 @@ mod tests {
         assert_eq!(status("[]").0, 422);
         assert_eq!(
             status("{}"),
-            (422, "no hash given: send any of md5, sha1, sha256, pdq, pdq_dihedral".into())
+            (
+                422,
+                "no hash given: send any of md5, sha1, sha256, pdq, pdq_dihedral, windows".into()
+            )
         );
         assert!(status(r#"{"sha265":"00"}"#).1.contains("unknown field `sha265`"));
         assert!(status(r#"{"md5":"xyz"}"#).1.starts_with("md5: invalid md5 hash 'xyz'"));

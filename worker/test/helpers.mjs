@@ -58,10 +58,10 @@ export function expected() {
  * Builds an index and a filter with `schoon build` from fixture images (exact hashes and PDQ)
  * and optional extra list files. Returns the file paths and bytes.
  */
-export function buildSet(dir, { name, images = [], key, version, extra = [], deltaFrom, base } = {}) {
+export function buildSet(dir, { name, images = [], key, version, extra = [], deltaFrom, base, from = FIXTURES } = {}) {
   const images_dir = path.join(dir, `${name}-images`);
   mkdirSync(images_dir, { recursive: true });
-  for (const img of images) copyFileSync(path.join(FIXTURES, img), path.join(images_dir, img));
+  for (const img of images) copyFileSync(path.join(from, img), path.join(images_dir, path.basename(img)));
   const index = path.join(dir, `${name}.index`);
   const filter = path.join(dir, `${name}.filter`);
   const args = ['build', '--images', images_dir, '--name', name, '--category', 'test', '--out-index', index, '--out-filter', filter];

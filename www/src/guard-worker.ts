@@ -300,7 +300,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
     const r = e.filter!.checkImage(bytes, limits);
     return {
       hits: r.kinds as HashKind[],
-      hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, format: r.format, width: r.width, height: r.height, decoder: 'wasm' },
+      hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, ...windowsOf(r.windows), format: r.format, width: r.width, height: r.height, decoder: 'wasm' },
     };
   };
   // 1. This module decodes the format (or, for large JPEGs, takes the fast path without a
@@ -324,7 +324,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
       const r = primary.filter!.checkPixels(px.data, px.width, px.height, 4, { mode: 'fast', maxPixels: c.maxPixels });
       return {
         hits: r.kinds as HashKind[],
-        hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, format, width: px.width, height: px.height, decoder: 'platform' },
+        hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, ...windowsOf(r.windows), format, width: px.width, height: px.height, decoder: 'platform' },
       };
     } catch {
       // No usable platform decoder for this file: try the full module.
@@ -335,6 +335,11 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
   const full = await engineWithFilter('full');
   progress('hashing');
   return viaWasm(full);
+}
+
+/** The region windows the filter flagged, if any (a crop, small turn or caption). */
+function windowsOf(windows: string[] | undefined): { windows?: string[] } {
+  return windows !== undefined && windows.length > 0 ? { windows } : {};
 }
 
 function filterMatches(kinds: HashKind[]): GuardMatch[] {
@@ -352,6 +357,7 @@ async function confirm(hashes: FileHashes, kinds: HashKind[]): Promise<{ verdict
       body.pdq = hashes.pdq;
       body.quality = hashes.quality;
       body.pdq_dihedral = hashes.pdqDihedral;
+      if (hashes.windows !== undefined) body.windows = hashes.windows;
     } else {
       body[k] = hashes[k];
     }
@@ -388,6 +394,7 @@ async function confirm(hashes: FileHashes, kinds: HashKind[]): Promise<{ verdict
       distance: typeof m.distance === 'number' ? m.distance : null,
     };
     if (typeof m.variant === 'string') out.variant = m.variant;
+    if (typeof m.region === 'string') out.region = m.region;
     return out;
   });
   return { verdict: a.verdict, matches };

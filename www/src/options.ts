@@ -98,6 +98,9 @@ export interface GuardMatch {
   distance: number | null;
   /** For PDQ: the rotation or mirror of the file that matched (`'original'`, `'rot90'`, …). */
   variant?: string;
+  /** For a region match (a crop, small turn or caption of a listed image): the listed region
+   * that matched (`'centre 80%x80%'`, …). */
+  region?: string;
 }
 
 /** The hashes computed for a file: only the kinds the filter holds. They stay in the page
@@ -112,6 +115,9 @@ export interface FileHashes {
   /** The 8 rotations and mirrors (original, rot90, rot180, rot270, flipx, flipy, flipplus1,
    * flipminus1). */
   pdqDihedral?: string[];
+  /** PDQ hashes of the region windows the filter flagged (present only then): crops, small
+   * turns and captions of listed images. */
+  windows?: string[];
   format?: string;
   width?: number;
   height?: number;

@@ -169,13 +169,12 @@ describe('upload guard in Chromium', { skip }, () => {
         results.push({ file: f, verdict: event.result.verdict, decoder: event.result.hashes?.decoder, matches: event.result.matches });
       }
       for (const r of results) {
-        if (r.file === 'known-1-cropped-5pct.jpg') {
-          // Where plain PDQ stops (examples/README.md): clean for the CLI too.
-          assert.equal(r.verdict, 'clean', JSON.stringify(r));
-          continue;
-        }
+        // Every edited copy, the crop and the caption through region hashes, as the CLI says.
         assert.equal(r.verdict, 'blocked', JSON.stringify(r));
         assert.ok(r.matches.some((m) => m.kind === 'pdq' && m.distance <= 31), JSON.stringify(r));
+        if (r.file.includes('cropped') || r.file.includes('captioned')) {
+          assert.ok(r.matches.some((m) => m.region), JSON.stringify(r));
+        }
       }
       const webp = results.find((r) => r.file.endsWith('.webp'));
       assert.equal(webp.decoder, decoder === 'wasm' ? 'wasm' : 'platform');

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use schoon_core::set::{
-    Filter, FilterHits, Index, Match, MatchOptions, Query, Trust, Verdict, lookup_hashed,
+    Filter, FilterHits, HashKind, Index, Match, MatchOptions, Query, Trust, Verdict, check_hashed,
+    lookup_hashed,
 };
 use schoon_core::{ExactHashes, ImageHashes, PublicKey};
 use serde_json::{Value, json};
@@ -107,7 +108,10 @@ fn match_json(m: &Match) -> Value {
 impl Set {
     /// Whether hashing should keep the luma plane for region matching.
     pub fn wants_regions(&self) -> bool {
-        matches!(self, Set::Index(index) if index.has_regions())
+        match self {
+            Set::Index(index) => index.has_regions(),
+            Set::Filter(filter) => filter.has_regions(),
+        }
     }
 
     /// Checks a hashed file: for an index as `schoon scan` decides (plain PDQ, then region
@@ -126,7 +130,10 @@ impl Set {
                     matches: matches.iter().map(match_json).collect(),
                 }
             }
-            Set::Filter(_) => self.check(&Query::from_hashes(exact, image), options),
+            Set::Filter(filter) => {
+                let (hits, windows) = check_hashed(filter, exact, image, options);
+                filter_outcome(filter, &hits.kinds, !windows.is_empty())
+            }
         }
     }
 
@@ -142,20 +149,29 @@ impl Set {
             }
             Set::Filter(filter) => {
                 let FilterHits { kinds, .. } = filter.check(query, options);
-                // A filter cannot tell which list a hit comes from unless it has only one.
-                let (list, category) = match filter.lists() {
-                    [only] => (json!(only.info.name), json!(only.info.category)),
-                    _ => (Value::Null, Value::Null),
-                };
-                let matches: Vec<Value> = kinds
-                    .iter()
-                    .map(|k| json!({ "list": list, "category": category, "kind": k.name(), "distance": Value::Null }))
-                    .collect();
-                let verdict = if matches.is_empty() { Verdict::Clean } else { Verdict::Candidate };
-                Outcome { verdict, matches }
+                filter_outcome(filter, &kinds, false)
             }
         }
     }
+}
+
+/// A filter's answer: one candidate per kind that hit (a region window hit counts as PDQ).
+fn filter_outcome(filter: &Filter, kinds: &[HashKind], windows: bool) -> Outcome {
+    // A filter cannot tell which list a hit comes from unless it has only one.
+    let (list, category) = match filter.lists() {
+        [only] => (json!(only.info.name), json!(only.info.category)),
+        _ => (Value::Null, Value::Null),
+    };
+    let mut kinds = kinds.to_vec();
+    if windows && !kinds.contains(&HashKind::Pdq) {
+        kinds.push(HashKind::Pdq);
+    }
+    let matches: Vec<Value> = kinds
+        .iter()
+        .map(|k| json!({ "list": list, "category": category, "kind": k.name(), "distance": Value::Null }))
+        .collect();
+    let verdict = if matches.is_empty() { Verdict::Clean } else { Verdict::Candidate };
+    Outcome { verdict, matches }
 }
 
 /// The process exit status for a run: 1 if anything matched or was a candidate, else 2 if

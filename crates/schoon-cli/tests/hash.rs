@@ -42,6 +42,18 @@ fn files_hash_to_the_expected_values_and_exit_zero() {
 }
 
 #[test]
+fn windows_are_printed_on_request() {
+    let f = format!("{}/../../examples/edited/known-1-captioned.jpg", env!("CARGO_MANIFEST_DIR"));
+    let line = stdout_lines(&schoon(&["hash", "--windows", &f])).remove(0);
+    let windows = line["windows"].as_array().unwrap();
+    assert!((50..=256).contains(&windows.len()), "{}", windows.len());
+    assert!(windows.iter().all(|w| w.as_str().is_some_and(|h| h.len() == 64)));
+    let plain = stdout_lines(&schoon(&["hash", &f])).remove(0);
+    assert!(plain.get("windows").is_none());
+    assert_eq!(plain["pdq"], line["pdq"]);
+}
+
+#[test]
 fn reference_mode_and_dihedral() {
     let f = fixture("large-1600x1200.jpg");
     let out = schoon(&["hash", "--reference", "--dihedral", f.to_str().unwrap()]);

@@ -322,3 +322,66 @@ fn builder_rejects_stale_delta_versions() {
     let e = b.build_filter_delta(&index, &info(10, &k)).unwrap_err();
     assert!(e.to_string().contains("must be newer"), "{e}");
 }
+
+fn example(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../examples/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn region_hashes_reach_crops_and_captions_through_filter_and_index() {
+    use schoon_core::set::{check_hashed, lookup_hashed};
+    let k = key();
+    let opts = HashOptions { regions: true, ..Default::default() };
+    let mut b = SetBuilder::new();
+    let l = b.add_list(ListInfo::new("demo", "test", "examples")).unwrap();
+    for f in ["listed/known-1.jpg", "listed/known-2.jpg", "listed/known-3.jpg"] {
+        let r = hash_bytes(&example(f), &opts);
+        b.add_image(l, &r.exact, r.image.as_ref().ok());
+    }
+    let params = FilterParams { salt: 5, ..FilterParams::default() };
+    let (index, filter) = b.build_both(&params, &info(1, &k)).unwrap();
+    let trust = Trust::key(k.public_key());
+    let index = Index::from_bytes(index, &trust).unwrap();
+    let filter = Filter::from_bytes(&filter, &trust).unwrap();
+    assert!(index.has_regions() && filter.has_regions());
+    assert!(filter.lists()[0].regions >= 6, "{:?}", filter.lists());
+    let m = MatchOptions::default();
+    for f in ["edited/known-1-cropped-5pct.jpg", "edited/known-1-captioned.jpg"] {
+        let r = hash_bytes(&example(f), &opts);
+        let image = r.image.as_ref().ok();
+        // Plain PDQ misses; the filter flags windows and the index confirms them.
+        let (hits, windows) = check_hashed(&filter, &r.exact, image, &m);
+        assert!(!hits.kinds.contains(&HashKind::Pdq), "{f}: {hits:?}");
+        assert!(!windows.is_empty(), "{f}: no window flagged");
+        let confirmed = index.lookup_regions(&windows, &m);
+        assert_eq!(confirmed.len(), 1, "{f}");
+        assert!(confirmed[0].region.is_some() && confirmed[0].distance <= 31, "{confirmed:?}");
+        let scanned = lookup_hashed(&index, &r.exact, image, &m);
+        assert_eq!(scanned.len(), 1, "{f}");
+        assert!(scanned[0].distance <= confirmed[0].distance && scanned[0].region.is_some());
+        // What a client sends for confirmation: the flagged windows' hashes alone.
+        let hashes: Vec<PdqHash> = windows.iter().map(|(_, p)| p.hash).collect();
+        let by_hash = index.lookup_region_hashes(&hashes, &m);
+        assert_eq!(by_hash.len(), 1, "{f}");
+        assert!(by_hash[0].variant.is_none() && by_hash[0].region.is_some(), "{by_hash:?}");
+        // Without the plane there are no windows, and a plain query never hits region keys.
+        let plain = hash_bytes(&example(f), &HashOptions::default());
+        let (hits, windows) = check_hashed(&filter, &plain.exact, plain.image.as_ref().ok(), &m);
+        assert!(!hits.is_candidate() && windows.is_empty(), "{f}");
+    }
+    // Innocent images: neither filter nor index.
+    for f in ["innocent/scene-1.jpg", "innocent/scene-2.png", "innocent/scene-3.jpg"] {
+        let r = hash_bytes(&example(f), &opts);
+        let (hits, windows) = check_hashed(&filter, &r.exact, r.image.as_ref().ok(), &m);
+        assert!(!hits.is_candidate() && windows.is_empty(), "{f}");
+        assert!(lookup_hashed(&index, &r.exact, r.image.as_ref().ok(), &m).is_empty(), "{f}");
+    }
+    // A filter built without region hashes has none to probe.
+    let mut plain = SetBuilder::new();
+    let l = plain.add_list(ListInfo::new("demo", "test", "examples")).unwrap();
+    let r = hash_bytes(&example("listed/known-1.jpg"), &HashOptions::default());
+    plain.add_image(l, &r.exact, r.image.as_ref().ok());
+    let f =
+        Filter::from_bytes(&plain.build_filter(&params, &info(1, &k)).unwrap(), &trust).unwrap();
+    assert!(!f.has_regions());
+}

@@ -559,10 +559,14 @@ fn markdown(run: &Run, plots: Result<(), &str>) -> String {
             low_orig,
             if low_orig == 1 { "has" } else { "have" }
         );
-        shortfalls(&mut s, run, a);
+        shortfalls(&mut s, run, a, "the default matcher");
         if let (Some(plain), Some(_)) = (fast, robust_row) {
-            let _ = writeln!(s, "\nThe plain PDQ row alone (indexes built from hash lists):\n");
-            shortfalls(&mut s, run, plain);
+            shortfalls(
+                &mut s,
+                run,
+                plain,
+                "plain PDQ alone (an index built from hash lists, without region hashes)",
+            );
         }
     }
 
@@ -828,7 +832,7 @@ fn observations(s: &mut String, run: &Run) {
 }
 
 /// Why the default matcher misses benign edits, from the data.
-fn shortfalls(s: &mut String, run: &Run, a: &AlgoResult) {
+fn shortfalls(s: &mut String, run: &Run, a: &AlgoResult, who: &str) {
     let mut any = false;
     for (ci, case) in run.cases.iter().enumerate().filter(|(_, c)| c.benign) {
         let Some(r) = a.recall(ci, PDQ_THRESHOLD) else { continue };
@@ -836,7 +840,7 @@ fn shortfalls(s: &mut String, run: &Run, a: &AlgoResult) {
             continue;
         }
         if !any {
-            let _ = writeln!(s, "Where the default matcher falls short:\n");
+            let _ = writeln!(s, "\nWhere {who} falls short of the targets:\n");
             any = true;
         }
         let misses: Vec<Option<u32>> =

@@ -134,6 +134,7 @@ pub(crate) fn parse_hash_options(value: &JsValue) -> Result<(HashOptions, bool),
         match name.as_str() {
             "mode" => options.mode = parse_mode(&v)?,
             "dihedral" => dihedral = bool_of(&name, &v)?,
+            "regions" => options.regions = bool_of(&name, &v)?,
             "maxWidth" => limits.max_width = integer(&name, &v, u32::MAX.into())? as u32,
             "maxHeight" => limits.max_height = integer(&name, &v, u32::MAX.into())? as u32,
             "maxPixels" => limits.max_pixels = integer(&name, &v, MAX_SAFE)?,

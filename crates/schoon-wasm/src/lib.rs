@@ -65,6 +65,12 @@ export interface HashOptions {
   mode?: 'fast' | 'reference';
   /** Also return the 8 dihedral PDQ hashes as `pdqDihedral` (default `false`). */
   dihedral?: boolean;
+  /**
+   * `filter.checkImage` / `checkPixels` only: also check the image's region windows against
+   * the filter's region hashes (crops, small turns, captions) when the whole-image PDQ misses.
+   * Default: whether the filter holds region hashes.
+   */
+  regions?: boolean;
   /** Maximum image width in pixels (default 16384). */
   maxWidth?: number;
   /** Maximum image height in pixels (default 16384). */

@@ -6,7 +6,10 @@
 //! multi-probing are the core's.
 
 use js_sys::{Array, Object};
-use schoon_core::set::{Filter, FilterHits, HashKind, ListMeta, Query, SignatureStatus, Trust};
+use schoon_core::regions::LumaPlane;
+use schoon_core::set::{
+    Filter, FilterHits, HashKind, ListMeta, MatchOptions, Query, SignatureStatus, Trust,
+};
 use schoon_core::{Md5, PdqHash, Sha1, Sha256, pdq};
 use wasm_bindgen::prelude::*;
 
@@ -80,8 +83,18 @@ export interface FilterCheck {
   probes: number;
 }
 
+/** What `checkImage` and `checkPixels` add: the region windows that hit. */
+export interface RegionCheck {
+  /**
+   * PDQ hashes of the image's region windows that hit the filter's region hashes (then
+   * `kinds` holds `'pdq'`): send them as `windows` with the confirmation. Empty when the
+   * whole-image PDQ hit, the filter holds no region hashes or `regions: false` was given.
+   */
+  windows: string[];
+}
+
 /** `filter.checkImage()`: the image's PDQ (with dihedral variants) and the filter's answer. */
-export interface ImageCheck extends FilterCheck {
+export interface ImageCheck extends FilterCheck, RegionCheck {
   format: ImageFormat;
   width: number;
   height: number;
@@ -91,7 +104,7 @@ export interface ImageCheck extends FilterCheck {
 }
 
 /** `filter.checkPixels()` / `filter.checkBlockMeans()`. */
-export interface PdqCheck extends FilterCheck, PdqResult {}
+export interface PdqCheck extends FilterCheck, PdqResult, RegionCheck {}
 "#;
 
 /// Reads `{ publicKey?, allowUnsigned? }` plus any extra keys `extra` accepts.
@@ -379,9 +392,9 @@ impl JsFilter {
         bytes: &[u8],
         #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
+        let options = self.check_options(&options)?;
         let image = schoon_core::hash_image(bytes, &options).map_err(|e| js_error(&e))?;
-        let o = self.hits(&Query { pdq: Some(Query::pdq_of(&image.pdq)), ..Default::default() });
+        let o = self.pdq_check(&image.pdq, image.plane.as_ref());
         set_image_fields(&o, &image, true);
         Ok(o.into())
     }
@@ -399,7 +412,7 @@ impl JsFilter {
         channels: u32,
         #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
+        let options = self.check_options(&options)?;
         let (pdq, _) = schoon_core::pdq_of_pixels(
             pixels,
             width,
@@ -409,10 +422,14 @@ impl JsFilter {
             &options.limits,
         )
         .map_err(|e| js_error(&e))?;
-        Ok(self.pdq_check(&pdq).into())
+        let plane = options
+            .regions
+            .then(|| LumaPlane::from_pixels(pixels, channels as usize, width, height));
+        Ok(self.pdq_check(&pdq, plane.as_ref()).into())
     }
 
-    /// `checkImage` for a plane of block means (see `pdqFromBlockMeans`).
+    /// `checkImage` for a plane of block means (see `pdqFromBlockMeans`), whole image only
+    /// (no region windows).
     #[wasm_bindgen(js_name = checkBlockMeans, unchecked_return_type = "PdqCheck")]
     pub fn check_block_means(
         &self,
@@ -430,7 +447,7 @@ impl JsFilter {
             full_height as usize,
         )
         .map_err(|e| js_error(&e))?;
-        Ok(self.pdq_check(&pdq).into())
+        Ok(self.pdq_check(&pdq, None).into())
     }
 }
 
@@ -441,10 +458,36 @@ impl JsFilter {
         o
     }
 
-    fn pdq_check(&self, pdq: &pdq::Pdq) -> Object {
+    /// Hash options for `checkImage` / `checkPixels`: `regions` defaults to whether the
+    /// filter holds region hashes.
+    fn check_options(&self, value: &JsValue) -> Result<schoon_core::HashOptions, JsValue> {
+        let (mut options, _) = parse_hash_options(value).map_err(|e| js_error(&e))?;
+        let given =
+            value.is_object() && js_sys::Reflect::has(value, &"regions".into()).unwrap_or(false);
+        if !given {
+            options.regions = self.0.has_regions();
+        }
+        Ok(options)
+    }
+
+    /// The whole-image check, then (after a PDQ miss, with a plane) the region windows.
+    fn pdq_check(&self, pdq: &pdq::Pdq, plane: Option<&LumaPlane>) -> Object {
         let o = pdq_object(pdq);
+        let options = MatchOptions::default();
         let query = Query { pdq: Some(Query::pdq_of(pdq)), ..Default::default() };
-        set_hits(&o, &self.0.check(&query, &Default::default()));
+        let mut hits = self.0.check(&query, &options);
+        let windows: Array = if hits.kinds.contains(&HashKind::Pdq) {
+            Array::new()
+        } else {
+            let (flagged, probes) = self.0.flagged_windows(pdq, plane, &options);
+            hits.probes += probes;
+            if !flagged.is_empty() {
+                hits.kinds.push(HashKind::Pdq);
+            }
+            flagged.iter().map(|(_, p)| JsValue::from(p.hash.to_hex())).collect()
+        };
+        set_hits(&o, &hits);
+        set(&o, "windows", windows);
         o
     }
 }
@@ -455,13 +498,15 @@ pub use index::JsIndex;
 #[cfg(feature = "index")]
 mod index {
     use super::*;
-    use schoon_core::set::{Index, MatchOptions, Verdict};
+    use schoon_core::set::{Index, Verdict};
 
     #[wasm_bindgen(typescript_custom_section)]
     const TS_INDEX_TYPES: &'static str = r#"
 /** A lookup in an index: any subset of a file's hashes, hex. The `/v1/confirm` body can be
  * passed as is (`pdq_dihedral` is accepted for `pdqDihedral`). */
 export interface LookupQuery extends ExactQuery {
+  /** Region window hashes a filter flagged (`checkImage().windows`), at most 256. */
+  windows?: string[];
   pdq?: string;
   quality?: number;
   pdqDihedral?: string[];
@@ -485,6 +530,8 @@ export interface IndexMatch {
   distance: number;
   /** For PDQ: the dihedral variant of the query that matched. */
   variant?: string;
+  /** For a region match: the listed region that matched (`'centre 80%x80%'`, ...). */
+  region?: string;
 }
 
 /** The authoritative answer, in the shape of the Worker's `/v1/confirm`. */
@@ -581,11 +628,32 @@ export interface IndexOptions extends TrustOptions {
         ) -> Result<JsValue, JsValue> {
             let mut q = Query::default();
             let mut pdq = PdqFields::default();
-            parse_exact(&query, &mut q, |name, v| pdq.take(name, v)).map_err(|e| js_error(&e))?;
+            let mut windows: Vec<PdqHash> = Vec::new();
+            parse_exact(&query, &mut q, |name, v| {
+                if name != "windows" {
+                    return pdq.take(name, v);
+                }
+                if !Array::is_array(v) {
+                    return Err(caller("windows must be an array of hex strings".to_owned()));
+                }
+                let list = Array::from(v);
+                if list.length() > 256 {
+                    return Err(caller(format!(
+                        "windows has {} hashes, at most 256 are accepted",
+                        list.length()
+                    )));
+                }
+                for (i, h) in list.iter().enumerate() {
+                    windows.push(hex_field(&format!("windows[{i}]"), &h)?);
+                }
+                Ok(true)
+            })
+            .map_err(|e| js_error(&e))?;
             q.pdq = pdq.into_query().map_err(|e| js_error(&e))?;
-            if q == Query::default() {
+            if q == Query::default() && windows.is_empty() {
                 return Err(js_error(&caller(
-                    "no hash given: send any of md5, sha1, sha256, pdq, pdqDihedral".to_owned(),
+                    "no hash given: send any of md5, sha1, sha256, pdq, pdqDihedral, windows"
+                        .to_owned(),
                 )));
             }
             let mut opts = MatchOptions::default();
@@ -600,7 +668,11 @@ export interface IndexOptions extends TrustOptions {
                     _ => return Err(js_error(&caller(format!("unknown option '{name}'")))),
                 }
             }
-            let matches = self.0.lookup(&q, &opts);
+            let mut matches = self.0.lookup(&q, &opts);
+            // As the Worker's `/v1/confirm`: windows only after a whole-image PDQ miss.
+            if !windows.is_empty() && !matches.iter().any(|m| m.kind == HashKind::Pdq) {
+                matches.extend(self.0.lookup_region_hashes(&windows, &opts));
+            }
             let o = Object::new();
             set(&o, "verdict", Verdict::of_matches(&matches).name());
             let list: Array = matches
@@ -613,6 +685,9 @@ export interface IndexOptions extends TrustOptions {
                     set(&x, "distance", m.distance);
                     if let Some(variant) = m.variant {
                         set(&x, "variant", variant);
+                    }
+                    if let Some(region) = &m.region {
+                        set(&x, "region", region.as_str());
                     }
                     JsValue::from(x)
                 })

@@ -20,6 +20,11 @@ pub struct HashArgs {
     /// flipPlus1, flipMinus1).
     #[arg(long)]
     pub dihedral: bool,
+    /// Also print `windows`: the PDQ hashes of the region query windows of quality 50 or more
+    /// (crops, small turns and bands of the image; what a client sends to `/v1/confirm` as
+    /// `windows` when its filter flags them).
+    #[arg(long)]
+    pub windows: bool,
     /// Also compute a secondary perceptual hash: ahash, median, dhash, dhash_vertical,
     /// dhash_double, blockhash, phash, median_dct (repeatable).
     #[arg(long = "algo", value_name = "NAME")]
@@ -96,11 +101,25 @@ pub fn to_json(h: &Hashed, dihedral: bool) -> Map<String, Value> {
     o
 }
 
+/// The hashes of the region query windows of quality 50 or more (needs the plane of
+/// `HashOptions::regions`).
+fn window_hashes(img: &schoon_core::ImageHashes) -> Vec<String> {
+    use schoon_core::regions::{MIN_QUALITY, Scheme};
+    let windows = img.plane.as_ref().map(|p| Scheme::standard().query_variants(p));
+    windows
+        .unwrap_or_default()
+        .iter()
+        .filter(|(_, p)| p.quality >= MIN_QUALITY)
+        .map(|(_, p)| p.hash.to_hex())
+        .collect()
+}
+
 /// Runs `schoon hash`; returns whether every file hashed.
 pub fn run(args: HashArgs) -> anyhow::Result<bool> {
     let options = HashOptions {
         mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
         algos: args.algos,
+        regions: args.windows,
         ..Default::default()
     };
     let inputs = files::expand(&args.paths);
@@ -113,7 +132,11 @@ pub fn run(args: HashArgs) -> anyhow::Result<bool> {
         |input| hash_input(input, &options),
         |h| {
             all_ok &= h.image.is_ok();
-            serde_json::to_writer(&mut out, &to_json(&h, args.dihedral))?;
+            let mut o = to_json(&h, args.dihedral);
+            if let (true, Ok(img)) = (args.windows, &h.image) {
+                o.insert("windows".into(), json!(window_hashes(img)));
+            }
+            serde_json::to_writer(&mut out, &o)?;
             out.write_all(b"\n")?;
             Ok(())
         },

@@ -22,6 +22,10 @@ pub struct ScanArgs {
     /// Hash with the reference PDQ pipeline (slower, bit-exact with Meta's C++ core).
     #[arg(long)]
     pub reference: bool,
+    /// Whole-image matching only: skip the region windows (crops, small turns, captions) that
+    /// are otherwise checked when the set holds region hashes and plain PDQ finds nothing.
+    #[arg(long)]
+    pub no_regions: bool,
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
@@ -35,7 +39,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let match_options = args.set.options();
     let options = HashOptions {
         mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
-        regions: set.wants_regions(),
+        regions: set.wants_regions() && !args.no_regions,
         ..Default::default()
     };
     let inputs = files::expand(&args.paths);

@@ -8,6 +8,10 @@
 //! A hit is a *candidate*, to be confirmed against the index by whoever holds it. A miss is
 //! final: filters have no false negatives, so a client may say "clean" without sending anything.
 //!
+//! Region hashes ([`crate::regions`]) go into the PDQ band sections too, under their own band
+//! positions and key domain (the set's salt tweaked by [`REGION_SALT`]), so a plain query never
+//! hits them; [`Filter::check_regions`] probes the query windows of an upload against them.
+//!
 //! Updates: a filter delta (artifact 3) holds only the keys added since version `base`; a client
 //! holding version `base` applies it with [`Filter::apply_delta`] and holds the delta's version.
 //! Split-block Bloom deltas with the base's parameters are OR-merged in place; binary fuse
@@ -22,11 +26,22 @@ use super::index::ListMeta;
 use super::keys::{DOMAIN_MD5, DOMAIN_SHA1, DOMAIN_SHA256, key};
 use super::{HashKind, MatchOptions, Query};
 use crate::error::{BadInput, Error};
+use crate::pdq::Pdq;
+use crate::regions::{LumaPlane, Region, Scheme};
+use crate::{ExactHashes, ImageHashes};
 
 pub(crate) const TAG_EXACT: [u8; 4] = *b"EXCT";
 pub(crate) const TAG_PDQ_BANDS: [u8; 4] = *b"PDQB";
 /// The second stage of 24-bit PDQ fingerprints: a binary fuse 8 over remixed band keys.
 pub(crate) const TAG_PDQ_BANDS_2: [u8; 4] = *b"PDQC";
+
+/// Tweaks the set's salt for the band scheme of region hashes (positions and keys of their own).
+pub(crate) const REGION_SALT: u64 = 0x5245_4749_4f4e_5321; // "REGIONS!"
+
+/// Least reliable bits flipped per band when probing region windows: windows are many (~100
+/// per upload), so fewer flips than for the whole image keep the false candidates down
+/// (`cargo bench -p schoon-core --bench prefilter`, "regions").
+pub const REGION_FLIPS: u8 = 1;
 
 /// The key of the second stage: independent of the first stage's fingerprint.
 #[inline]
@@ -188,6 +203,8 @@ pub struct Filter {
     meta: FilterFileMeta,
     params: FilterParams,
     scheme: Option<BandScheme>,
+    /// The band scheme of region hashes (with [`REGION_FLIPS`] for probing).
+    region_scheme: Option<BandScheme>,
     parts: Vec<Part>,
 }
 
@@ -231,7 +248,8 @@ impl Filter {
             (None, None) => None,
             _ => return Err(bad("pdq band parameters and section disagree")),
         };
-        Ok(Filter { header, meta, params, scheme, parts: vec![part] })
+        let region_scheme = region_scheme_for(&params, REGION_FLIPS)?;
+        Ok(Filter { header, meta, params, scheme, region_scheme, parts: vec![part] })
     }
 
     /// The set version currently held (the base's, or the last applied delta's).
@@ -257,6 +275,20 @@ impl Filter {
     /// Whether the filter has a PDQ prefilter.
     pub fn has_pdq(&self) -> bool {
         self.scheme.is_some()
+    }
+
+    /// Sets how many least reliable bits per band [`Filter::check_regions`] flips (default
+    /// [`REGION_FLIPS`]; at most the filter's PDQ flips): more flips find more edited copies
+    /// and flag more innocent uploads.
+    pub fn set_region_flips(&mut self, flips: u8) -> Result<(), Error> {
+        self.region_scheme = region_scheme_for(&self.params, flips)?;
+        Ok(())
+    }
+
+    /// Whether the filter holds region hashes ([`crate::regions`]): then uploads that miss
+    /// should also have their windows checked ([`Filter::check_regions`], [`check_hashed`]).
+    pub fn has_regions(&self) -> bool {
+        self.region_scheme.is_some() && self.meta.lists.iter().any(|l| l.regions > 0)
     }
 
     /// The hash kinds this filter can flag: each kind its lists hold entries of (after any
@@ -341,6 +373,7 @@ impl Filter {
                     l.sha1 += added.sha1;
                     l.sha256 += added.sha256;
                     l.pdq += added.pdq;
+                    l.regions += added.regions;
                 }
                 None => self.meta.lists.push(added),
             }
@@ -400,6 +433,103 @@ impl Filter {
             }
         }
         hits
+    }
+
+    /// Checks the query windows of an upload ([`crate::regions::Scheme::query_variants`])
+    /// against the filter's region hashes: windows of quality under `options.min_quality` are
+    /// skipped, each other window's hash is probed band by band with its [`REGION_FLIPS`] least
+    /// reliable bits flipped. Returns the windows that hit (candidates, to be confirmed with
+    /// [`crate::set::Index::lookup_regions`]), in order, and the probes made.
+    pub fn check_regions(&self, windows: &[(Region, Pdq)], options: &MatchOptions) -> RegionHits {
+        let mut out = RegionHits::default();
+        let Some(scheme) = self.region_scheme.as_ref().filter(|_| self.has_regions()) else {
+            return out;
+        };
+        let mut keys = Vec::new();
+        for (i, (_, p)) in windows.iter().enumerate() {
+            if p.quality < options.min_quality {
+                continue;
+            }
+            keys.clear();
+            scheme.probe_keys(&p.dihedral[..1], Some(&p.coefficients), &mut keys);
+            out.probes += (keys.len() * self.parts.len()) as u32;
+            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
+                out.windows.push(i);
+            }
+        }
+        out
+    }
+}
+
+/// What a filter says about the windows of an upload ([`Filter::check_regions`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegionHits {
+    /// Positions of the windows that hit (candidates).
+    pub windows: Vec<usize>,
+    /// Filter probes made.
+    pub probes: u32,
+}
+
+impl RegionHits {
+    /// Whether any window hit.
+    pub fn is_candidate(&self) -> bool {
+        !self.windows.is_empty()
+    }
+}
+
+/// The filter's answer for a hashed file, as a client decides what to confirm: the exact and
+/// whole-image PDQ hits of [`Filter::check`], then, when PDQ did not hit, the filter holds
+/// region hashes and the upload has a luma plane ([`crate::HashOptions::regions`]) and quality
+/// at least `min_quality`, the windows that hit ([`Filter::check_regions`]), with their hashes.
+///
+/// ```
+/// # fn demo(filter: &schoon_core::set::Filter, bytes: &[u8]) {
+/// use schoon_core::{hash_bytes, HashOptions};
+/// use schoon_core::set::{check_hashed, MatchOptions};
+/// let report = hash_bytes(bytes, &HashOptions { regions: filter.has_regions(), ..Default::default() });
+/// let (hits, windows) = check_hashed(filter, &report.exact, report.image.as_ref().ok(), &MatchOptions::default());
+/// if hits.is_candidate() || !windows.is_empty() {
+///     // Send the flagged hashes (and the windows) for confirmation.
+/// }
+/// # }
+/// ```
+pub fn check_hashed(
+    filter: &Filter,
+    exact: &ExactHashes,
+    image: Option<&ImageHashes>,
+    options: &MatchOptions,
+) -> (FilterHits, Vec<(Region, Pdq)>) {
+    let mut hits = filter.check(&Query::from_hashes(exact, image), options);
+    if let Some(image) = image
+        && !hits.kinds.contains(&HashKind::Pdq)
+    {
+        let (windows, probes) = filter.flagged_windows(&image.pdq, image.plane.as_ref(), options);
+        hits.probes += probes;
+        return (hits, windows);
+    }
+    (hits, Vec::new())
+}
+
+impl Filter {
+    /// After a whole-image PDQ miss: the query windows of the upload that hit the filter's
+    /// region hashes, and the probes made. Nothing when the filter has no region hashes, there
+    /// is no plane or the upload's quality is under `options.min_quality` (featureless uploads
+    /// have no reliable windows either).
+    pub fn flagged_windows(
+        &self,
+        pdq: &Pdq,
+        plane: Option<&LumaPlane>,
+        options: &MatchOptions,
+    ) -> (Vec<(Region, Pdq)>, u32) {
+        let Some(plane) =
+            plane.filter(|_| self.has_regions() && pdq.quality >= options.min_quality)
+        else {
+            return (Vec::new(), 0);
+        };
+        let windows = Scheme::standard().query_variants(plane);
+        let hits = self.check_regions(&windows, options);
+        let flagged = hits.windows.iter().filter_map(|&i| windows.get(i).cloned()).collect();
+        (flagged, hits.probes)
     }
 }
 
@@ -489,6 +619,23 @@ pub(crate) fn exact_key(salt: u64, kind: HashKind, digest: &[u8]) -> u64 {
 
 pub(crate) fn scheme_for(params: &FilterParams) -> Result<Option<BandScheme>, Error> {
     params.pdq.map(|p| BandScheme::new(p, params.salt)).transpose()
+}
+
+/// The band scheme of region hashes, probing with `flips` flips (the listed keys do not depend
+/// on it).
+pub(crate) fn region_scheme_for(
+    params: &FilterParams,
+    flips: u8,
+) -> Result<Option<BandScheme>, Error> {
+    params
+        .pdq
+        .map(|p| {
+            BandScheme::new(
+                BandParams { flips: flips.min(p.flips), ..p },
+                params.salt ^ REGION_SALT,
+            )
+        })
+        .transpose()
 }
 
 /// The reader of a filter's metadata: a small, strict JSON parser for exactly the fields of

@@ -421,14 +421,30 @@ impl Index {
     /// any query window (windows of quality under `options.min_quality` are skipped). Callers
     /// ask only when [`Index::lookup`] found no PDQ match; [`crate::set::lookup_hashed`] does.
     pub fn lookup_regions(&self, windows: &[(Region, Pdq)], options: &MatchOptions) -> Vec<Match> {
-        let scheme = Scheme::standard();
         let queries: Vec<PdqHash> = windows
             .iter()
             .filter(|(_, p)| p.quality >= options.min_quality)
             .flat_map(|(_, p)| p.dihedral)
             .collect();
+        self.region_matches(&queries, true, options)
+    }
+
+    /// Region matches for window hashes known only as hashes (a client's confirmation
+    /// request: the windows its filter flagged); each hash is matched as given, no variants.
+    pub fn lookup_region_hashes(&self, queries: &[PdqHash], options: &MatchOptions) -> Vec<Match> {
+        self.region_matches(queries, false, options)
+    }
+
+    /// `queries` are groups of 8 dihedral variants when `dihedral`.
+    fn region_matches(
+        &self,
+        queries: &[PdqHash],
+        dihedral: bool,
+        options: &MatchOptions,
+    ) -> Vec<Match> {
+        let scheme = Scheme::standard();
         let mut out: Vec<Match> = Vec::new();
-        for (id, (d, v)) in self.pdq_near(&queries, options.threshold, true) {
+        for (id, (d, v)) in self.pdq_near(queries, options.threshold, true) {
             let Some(r) = self.pdq_record(id as usize) else { continue };
             let Some(meta) = self.meta.lists.get(usize::from(r.list())) else { continue };
             let region = scheme.region_name(r.region());
@@ -437,7 +453,7 @@ impl Index {
                 Some(m) => {
                     m.distance = d;
                     m.value = r.hash().to_hex();
-                    m.variant = Some(VARIANT_NAMES[v & 7]);
+                    m.variant = dihedral.then(|| VARIANT_NAMES[v & 7]);
                     m.region = region;
                 }
                 None => out.push(Match {
@@ -446,7 +462,7 @@ impl Index {
                     kind: HashKind::Pdq,
                     distance: d,
                     value: r.hash().to_hex(),
-                    variant: Some(VARIANT_NAMES[v & 7]),
+                    variant: dihedral.then(|| VARIANT_NAMES[v & 7]),
                     region,
                 }),
             }

@@ -46,7 +46,10 @@ use serde::{Deserialize, Serialize};
 
 pub use bands::BandParams;
 pub use container::{Artifact, Header, SignatureStatus, Trust};
-pub use filter::{Filter, FilterHits, FilterKind, FilterMeta, FilterParams, FilterStats};
+pub use filter::{
+    Filter, FilterHits, FilterKind, FilterMeta, FilterParams, FilterStats, REGION_FLIPS,
+    RegionHits, check_hashed,
+};
 pub use index::{Index, ListMeta, MIH_MIN_ENTRIES, VARIANT_NAMES};
 pub use lists::{ListOptions, ListParser, ParsedList, parse_list};
 pub use sign::{PublicKey, SigningKey};
@@ -485,9 +488,14 @@ impl SetBuilder {
         let pdq = match filter::scheme_for(params)? {
             Some(scheme) => {
                 let mut keys = Vec::with_capacity(self.pdq.len() * 8);
-                // Region hashes are matched by the index only (their query windows are many).
-                for e in self.pdq.iter().filter(|e| e.region == 0) {
-                    scheme.listed_keys(&e.hash, &mut keys);
+                // Region hashes under their own scheme (positions and key domain).
+                let regions = filter::region_scheme_for(params, 0)?;
+                for e in &self.pdq {
+                    match (&regions, e.region) {
+                        (_, 0) => scheme.listed_keys(&e.hash, &mut keys),
+                        (Some(r), _) => r.listed_keys(&e.hash, &mut keys),
+                        (None, _) => {}
+                    }
                 }
                 Some(keys)
             }
