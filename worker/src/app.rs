@@ -1060,7 +1060,8 @@ impl<B: Backend> App<'_, B> {
                     "md5": l.index.count(schoon_core::set::HashKind::Md5),
                     "sha1": l.index.count(schoon_core::set::HashKind::Sha1),
                     "sha256": l.index.count(schoon_core::set::HashKind::Sha256),
-                    "pdq": l.index.count(schoon_core::set::HashKind::Pdq),
+                    "pdq": l.index.count(schoon_core::set::HashKind::Pdq) - l.index.region_count(),
+                    "regions": l.index.region_count(),
                 },
             })
         });

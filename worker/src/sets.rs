@@ -302,7 +302,8 @@ pub async fn publish_index<B: Backend>(
         "md5": index.count(HashKind::Md5),
         "sha1": index.count(HashKind::Sha1),
         "sha256": index.count(HashKind::Sha256),
-        "pdq": index.count(HashKind::Pdq),
+        "pdq": index.count(HashKind::Pdq) - index.region_count(),
+        "regions": index.region_count(),
     });
     let multi_index = index.uses_mih();
     isolate.install_index(Rc::new(LoadedIndex { index, meta: meta.clone() }));

@@ -109,6 +109,7 @@ test('publishing version 100, idempotently', async () => {
   assert.equal(status.status, 200);
   assert.equal(status.json.held_index.version, 100);
   assert.equal(status.json.held_index.entries.pdq, 1);
+  assert.equal(status.json.held_index.entries.regions, 3); // the listed fixture's region hashes
   assert.ok(status.json.wasm_memory_bytes > 0);
 });
 

@@ -15,7 +15,7 @@ import { ADMIN_KEY, WORKER, bindings, keygen, schoon, startWorker, tempDir, tena
 
 const imagesDir = process.argv[2];
 const loadSeconds = Math.min(60, Number(process.argv[3] ?? 20));
-const CORPUS = '/work/shared/corpus/pdq-reference/reg-test-input/exif-rotn';
+const CORPUS = path.join(process.env.SCHOON_CORPUS ?? path.join(WORKER, '..', '..', 'shared', 'corpus'), 'pdq-reference/reg-test-input/exif-rotn');
 const figures = [];
 const note = (figure, value, how) => { figures.push({ figure, value, how }); console.log(`${figure}: ${value}`); };
 const ms = (x) => `${x.toFixed(1)} ms`;

@@ -36,7 +36,7 @@ const root = join(www, '..');
 const fixtures = join(root, 'tests/fixtures');
 const corpus =
   process.env.SCHOON_CORPUS_EXIF ??
-  join(process.env.SCHOON_CORPUS ?? '/work/shared/corpus', 'pdq-reference/reg-test-input/exif-rotn');
+  join(process.env.SCHOON_CORPUS ?? join(root, '..', 'shared', 'corpus'), 'pdq-reference/reg-test-input/exif-rotn');
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 

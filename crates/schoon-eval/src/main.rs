@@ -92,8 +92,9 @@ fn run(args: Args, argv: &[String]) -> Result<PathBuf> {
     let out = args.out.unwrap_or_else(|| root.join("docs/eval"));
     let peer = peer::find_python();
     let mut command = String::new();
-    if let Some(p) = std::env::var_os(peer::PYTHON_ENV) {
-        command.push_str(&format!("{}={} ", peer::PYTHON_ENV, p.to_string_lossy()));
+    if std::env::var_os(peer::PYTHON_ENV).is_some() {
+        // Not the interpreter's path: that belongs to the machine the report was made on.
+        command.push_str(&format!("{}=<python with imagehash> ", peer::PYTHON_ENV));
     }
     command.push_str("cargo run --release -p schoon-eval");
     if !argv.is_empty() {

@@ -505,7 +505,7 @@ mod index {
 /** A lookup in an index: any subset of a file's hashes, hex. The `/v1/confirm` body can be
  * passed as is (`pdq_dihedral` is accepted for `pdqDihedral`). */
 export interface LookupQuery extends ExactQuery {
-  /** Region window hashes a filter flagged (`checkImage().windows`), at most 256. */
+  /** Region window hashes a filter flagged (`checkImage().windows`), at most 128. */
   windows?: string[];
   pdq?: string;
   quality?: number;
@@ -637,9 +637,9 @@ export interface IndexOptions extends TrustOptions {
                     return Err(caller("windows must be an array of hex strings".to_owned()));
                 }
                 let list = Array::from(v);
-                if list.length() > 256 {
+                if list.length() > 128 {
                     return Err(caller(format!(
-                        "windows has {} hashes, at most 256 are accepted",
+                        "windows has {} hashes, at most 128 are accepted",
                         list.length()
                     )));
                 }

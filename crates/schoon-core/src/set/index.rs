@@ -266,7 +266,8 @@ impl Index {
         &self.bytes
     }
 
-    /// Number of entries of a kind.
+    /// Number of records of a kind (for PDQ: whole-image and region records, see
+    /// [`Index::region_count`]).
     pub fn count(&self, kind: HashKind) -> usize {
         match kind {
             HashKind::Pdq => self.pdq.len() / PDQ_RECORD,
@@ -277,6 +278,12 @@ impl Index {
                 .map(|(_, r)| r.len() / (k.len() + 2))
                 .unwrap_or(0),
         }
+    }
+
+    /// Region hash records among [`Index::count`]`(HashKind::Pdq)` (which counts every PDQ
+    /// record, whole-image and region).
+    pub fn region_count(&self) -> usize {
+        self.region_entries
     }
 
     /// Whether multi-index tables are in use for PDQ.
@@ -444,27 +451,35 @@ impl Index {
     ) -> Vec<Match> {
         let scheme = Scheme::standard();
         let mut out: Vec<Match> = Vec::new();
+        // Per match: (distance, region id, listed hash), the order that picks the best entry,
+        // so ties go the same way whatever order the search (linear or multi-index) found them.
+        let mut best: Vec<(u32, u8, [u8; 32])> = Vec::new();
         for (id, (d, v)) in self.pdq_near(queries, options.threshold, true) {
             let Some(r) = self.pdq_record(id as usize) else { continue };
             let Some(meta) = self.meta.lists.get(usize::from(r.list())) else { continue };
-            let region = scheme.region_name(r.region());
-            match out.iter_mut().find(|m| m.list == meta.info.name) {
-                Some(m) if d >= m.distance => {}
-                Some(m) => {
-                    m.distance = d;
-                    m.value = r.hash().to_hex();
-                    m.variant = dihedral.then(|| VARIANT_NAMES[v & 7]);
-                    m.region = region;
+            let rank = (d, r.region(), r.hash().0);
+            let found = Match {
+                list: meta.info.name.clone(),
+                category: meta.info.category.clone(),
+                kind: HashKind::Pdq,
+                distance: d,
+                value: r.hash().to_hex(),
+                variant: dihedral.then(|| VARIANT_NAMES[v & 7]),
+                region: scheme.region_name(r.region()),
+            };
+            match out.iter().position(|m| m.list == meta.info.name) {
+                Some(i) => {
+                    if let (Some(b), Some(m)) = (best.get_mut(i), out.get_mut(i))
+                        && rank < *b
+                    {
+                        *b = rank;
+                        *m = found;
+                    }
                 }
-                None => out.push(Match {
-                    list: meta.info.name.clone(),
-                    category: meta.info.category.clone(),
-                    kind: HashKind::Pdq,
-                    distance: d,
-                    value: r.hash().to_hex(),
-                    variant: dihedral.then(|| VARIANT_NAMES[v & 7]),
-                    region,
-                }),
+                None => {
+                    out.push(found);
+                    best.push(rank);
+                }
             }
         }
         out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));
