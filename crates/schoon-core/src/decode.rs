@@ -1,9 +1,21 @@
 //! Decoding from bytes (never from paths) under [`Limits`].
 
+// Without any format feature no decoder is ever opened: `open` only refuses.
+#![cfg_attr(
+    not(any(
+        feature = "jpeg",
+        feature = "png",
+        feature = "webp",
+        feature = "gif",
+        feature = "bmp"
+    )),
+    allow(dead_code, unused_variables)
+)]
+
 use std::borrow::Cow;
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageError};
 
 use crate::error::{BadInput, Error, Format, LimitKind, Unsupported};
 use crate::limits::{Limits, exceeded};
@@ -101,17 +113,11 @@ fn check_compiled(format: Format) -> Result<(), Error> {
     if is_compiled(format) {
         return Ok(());
     }
-    Err(Error::Unsupported(Unsupported::Format { name: format!("{format} (not in this build)") }))
+    Err(not_compiled(format))
 }
 
-fn image_format(format: Format) -> ImageFormat {
-    match format {
-        Format::Jpeg => ImageFormat::Jpeg,
-        Format::Png => ImageFormat::Png,
-        Format::Webp => ImageFormat::WebP,
-        Format::Gif => ImageFormat::Gif,
-        Format::Bmp => ImageFormat::Bmp,
-    }
+fn not_compiled(format: Format) -> Error {
+    Error::Unsupported(Unsupported::Format { name: format!("{format} (not in this build)") })
 }
 
 fn image_limits(limits: &Limits) -> image::Limits {
@@ -191,10 +197,55 @@ pub(crate) fn strip_png_ancillary(bytes: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-fn reader<'a>(bytes: &'a [u8], format: Format, limits: &Limits) -> ImageReader<Cursor<&'a [u8]>> {
-    let mut r = ImageReader::with_format(Cursor::new(bytes), image_format(format));
-    r.limits(image_limits(limits));
-    r
+/// Opens the format's decoder as `image::ImageReader::into_decoder` does (the decoder's own
+/// constructor, then `set_limits`) and hands it to `then` with its concrete type. Through the
+/// reader's boxed `dyn ImageDecoder`, every decoder's metadata readers (EXIF, XMP, IPTC, ICC)
+/// and the reader's format hooks stayed in the WebAssembly module, unused.
+fn open<T: Then>(bytes: &[u8], format: Format, limits: &Limits, then: T) -> Result<T::Out, Error> {
+    #[allow(unused_imports)]
+    use image::codecs;
+    fn set_limits<D: ImageDecoder>(
+        decoder: image::ImageResult<D>,
+        limits: &Limits,
+    ) -> image::ImageResult<D> {
+        let mut decoder = decoder?;
+        decoder.set_limits(image_limits(limits))?;
+        Ok(decoder)
+    }
+    let r = Cursor::new(bytes);
+    let e = |e| map_error(format, e, limits);
+    match format {
+        #[cfg(feature = "jpeg")]
+        Format::Jpeg => {
+            then.then(set_limits(codecs::jpeg::JpegDecoder::new(r), limits).map_err(e)?, format)
+        }
+        #[cfg(feature = "png")]
+        Format::Png => then.then(
+            set_limits(codecs::png::PngDecoder::with_limits(r, image_limits(limits)), limits)
+                .map_err(e)?,
+            format,
+        ),
+        #[cfg(feature = "webp")]
+        Format::Webp => {
+            then.then(set_limits(codecs::webp::WebPDecoder::new(r), limits).map_err(e)?, format)
+        }
+        #[cfg(feature = "gif")]
+        Format::Gif => {
+            then.then(set_limits(codecs::gif::GifDecoder::new(r), limits).map_err(e)?, format)
+        }
+        #[cfg(feature = "bmp")]
+        Format::Bmp => {
+            then.then(set_limits(codecs::bmp::BmpDecoder::new(r), limits).map_err(e)?, format)
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(not_compiled(format)),
+    }
+}
+
+/// What [`open`] does with a decoder: [`probe`] reads its header, [`decode`] its pixels.
+trait Then {
+    type Out;
+    fn then<D: ImageDecoder>(self, decoder: D, format: Format) -> Result<Self::Out, Error>;
 }
 
 /// Whether a JPEG has an end-of-image marker after its first scan. Decoders fill a cut-off
@@ -278,12 +329,16 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<ImageInfo, Error> {
         limits.check_dimensions(w, h)?;
     }
     check_compiled(format)?;
-    let bytes = sanitized(bytes, format);
-    let decoder =
-        reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;
-    let (width, height) = decoder.dimensions();
-    limits.check_dimensions(width, height)?;
-    Ok(ImageInfo { format, width, height })
+    struct Header<'a>(&'a Limits);
+    impl Then for Header<'_> {
+        type Out = ImageInfo;
+        fn then<D: ImageDecoder>(self, decoder: D, format: Format) -> Result<ImageInfo, Error> {
+            let (width, height) = decoder.dimensions();
+            self.0.check_dimensions(width, height)?;
+            Ok(ImageInfo { format, width, height })
+        }
+    }
+    open(&sanitized(bytes, format), format, limits, Header(limits))
 }
 
 /// Decodes the image (the first frame of an animation) under the limits.
@@ -297,37 +352,103 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage)
         limits.check_dimensions(w, h)?;
     }
     check_compiled(format)?;
+    struct Pixels<'a>(&'a [u8], &'a Limits);
+    impl Then for Pixels<'_> {
+        type Out = (ImageInfo, DynamicImage);
+        fn then<D: ImageDecoder>(self, decoder: D, format: Format) -> Result<Self::Out, Error> {
+            let Pixels(bytes, limits) = self;
+            let (width, height) = decoder.dimensions();
+            if format == Format::Jpeg && !jpeg_is_complete(bytes) {
+                return Err(Error::image(
+                    format,
+                    "truncated: no end-of-image marker after the scan data",
+                ));
+            }
+            if width == 0 || height == 0 {
+                return Err(Error::image(format, format!("zero-sized image {width}x{height}")));
+            }
+            limits.check_dimensions(width, height)?;
+            limits.check_alloc(decoder.total_bytes())?;
+            let image =
+                DynamicImage::from_decoder(decoder).map_err(|e| map_error(format, e, limits))?;
+            Ok((ImageInfo { format, width, height }, image))
+        }
+    }
     let bytes = sanitized(bytes, format);
-    let decoder =
-        reader(&bytes, format, limits).into_decoder().map_err(|e| map_error(format, e, limits))?;
-    let (width, height) = decoder.dimensions();
-    if format == Format::Jpeg && !jpeg_is_complete(&bytes) {
-        return Err(Error::image(format, "truncated: no end-of-image marker after the scan data"));
-    }
-    if width == 0 || height == 0 {
-        return Err(Error::image(format, format!("zero-sized image {width}x{height}")));
-    }
-    limits.check_dimensions(width, height)?;
-    limits.check_alloc(decoder.total_bytes())?;
-    let image = DynamicImage::from_decoder(decoder).map_err(|e| map_error(format, e, limits))?;
-    Ok((ImageInfo { format, width, height }, image))
+    open(&bytes, format, limits, Pixels(&bytes, limits))
 }
 
 /// Converts any decoded image to interleaved 8-bit samples and their channel count (1, 2, 3 or
-/// 4) without copying the common 8-bit layouts. Wider samples are converted as the `image`
-/// crate's `to_rgb8` does.
-pub(crate) fn as_8bit<'a>(image: &'a DynamicImage, limits: &Limits) -> Result<Pixels8<'a>, Error> {
-    Ok(match image {
-        DynamicImage::ImageLuma8(b) => Pixels8::Borrowed(b.as_raw(), 1),
-        DynamicImage::ImageLumaA8(b) => Pixels8::Borrowed(b.as_raw(), 2),
-        DynamicImage::ImageRgb8(b) => Pixels8::Borrowed(b.as_raw(), 3),
-        DynamicImage::ImageRgba8(b) => Pixels8::Borrowed(b.as_raw(), 4),
-        other => {
-            let n = u64::from(other.width()) * u64::from(other.height()) * 3;
-            limits.check_alloc(n.saturating_add(other.as_bytes().len() as u64))?;
-            Pixels8::Owned(other.to_rgb8().into_raw(), 3)
-        }
+/// 4) without copying the common 8-bit layouts. Wider samples are converted to RGB as the
+/// `image` crate's `to_rgb8` does (see [`wide_to_rgb8`]).
+pub(crate) fn as_8bit<'a>(
+    image: &'a DynamicImage,
+    format: Format,
+    limits: &Limits,
+) -> Result<Pixels8<'a>, Error> {
+    if let Some((samples, channels)) = borrowed_8bit(image) {
+        return Ok(Pixels8::Borrowed(samples, channels));
+    }
+    let n = u64::from(image.width()) * u64::from(image.height()) * 3;
+    limits.check_alloc(n.saturating_add(image.as_bytes().len() as u64))?;
+    match wide_to_rgb8(image) {
+        Some(rgb) => Ok(Pixels8::Owned(rgb, 3)),
+        None => Err(Error::Unsupported(Unsupported::Feature {
+            format,
+            what: format!("pixel layout {:?}", image.color()),
+        })),
+    }
+}
+
+/// The samples and channel count of the 8-bit layouts, as they are.
+pub(crate) fn borrowed_8bit(image: &DynamicImage) -> Option<(&[u8], usize)> {
+    match image {
+        DynamicImage::ImageLuma8(b) => Some((b.as_raw(), 1)),
+        DynamicImage::ImageLumaA8(b) => Some((b.as_raw(), 2)),
+        DynamicImage::ImageRgb8(b) => Some((b.as_raw(), 3)),
+        DynamicImage::ImageRgba8(b) => Some((b.as_raw(), 4)),
+        _ => None,
+    }
+}
+
+/// Interleaved RGB of an image with 16-bit or float samples, exactly as the `image` crate's
+/// `to_rgb8` converts them: grey is copied to the three channels, alpha is dropped, 16-bit
+/// samples become `round(v / 257)`, float samples are clamped to [0, 1] (NaN to 1) and scaled
+/// to 255 with rounding. `None` for the 8-bit layouts and any the `image` crate may add.
+///
+/// Written out rather than calling `to_rgb8`, whose instantiations for every layout (through
+/// f32 for grey) cost the WebAssembly module several kilobytes.
+pub(crate) fn wide_to_rgb8(image: &DynamicImage) -> Option<Vec<u8>> {
+    fn from_u16(v: u16) -> u8 {
+        ((u32::from(v) + 128) / 257) as u8
+    }
+    fn from_f32(v: f32) -> u8 {
+        let clamped = if v < 1.0 { v.max(0.0) } else { 1.0 };
+        (clamped * 255.0).round() as u8
+    }
+    Some(match image {
+        DynamicImage::ImageLuma16(b) => to_rgb8(b.as_raw(), 1, from_u16),
+        DynamicImage::ImageLumaA16(b) => to_rgb8(b.as_raw(), 2, from_u16),
+        DynamicImage::ImageRgb16(b) => to_rgb8(b.as_raw(), 3, from_u16),
+        DynamicImage::ImageRgba16(b) => to_rgb8(b.as_raw(), 4, from_u16),
+        DynamicImage::ImageRgb32F(b) => to_rgb8(b.as_raw(), 3, from_f32),
+        DynamicImage::ImageRgba32F(b) => to_rgb8(b.as_raw(), 4, from_f32),
+        _ => return None,
     })
+}
+
+/// RGB of interleaved samples with `channels` 1 to 4 (grey, grey and alpha, RGB, RGBA).
+fn to_rgb8<T: Copy>(samples: &[T], channels: usize, convert: fn(T) -> u8) -> Vec<u8> {
+    let mut out = Vec::with_capacity(samples.len() / channels * 3);
+    for px in samples.chunks_exact(channels) {
+        if channels < 3 {
+            let grey = convert(px[0]);
+            out.extend([grey; 3]);
+        } else {
+            out.extend([convert(px[0]), convert(px[1]), convert(px[2])]);
+        }
+    }
+    out
 }
 
 /// 8-bit interleaved samples with their channel count.
@@ -348,6 +469,50 @@ impl Pixels8<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::ImageFormat;
+
+    #[test]
+    fn wide_samples_convert_as_the_image_crate_does() {
+        use image::{ImageBuffer, Luma, LumaA, Rgb, Rgba};
+        // Every 16-bit value, and floats around and outside [0, 1] with NaN and infinities.
+        let all: Vec<u16> = (0..=u16::MAX).collect();
+        let mut floats: Vec<f32> = (0..=4000).map(|i| i as f32 / 3000.0 - 0.1).collect();
+        floats.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -0.0, 0.5 / 255.0]);
+        floats.truncate(floats.len() / 12 * 12);
+        let n = |len: usize, c: usize| (len / c) as u32;
+        let images = [
+            DynamicImage::ImageLuma16(
+                ImageBuffer::<Luma<u16>, _>::from_raw(n(all.len(), 1), 1, all.clone()).unwrap(),
+            ),
+            DynamicImage::ImageLumaA16(
+                ImageBuffer::<LumaA<u16>, _>::from_raw(n(all.len(), 2), 1, all.clone()).unwrap(),
+            ),
+            DynamicImage::ImageRgb16(
+                ImageBuffer::<Rgb<u16>, _>::from_raw(n(all.len() - 1, 3), 1, all[1..].to_vec())
+                    .unwrap(),
+            ),
+            DynamicImage::ImageRgba16(
+                ImageBuffer::<Rgba<u16>, _>::from_raw(n(all.len(), 4), 1, all.clone()).unwrap(),
+            ),
+            DynamicImage::ImageRgb32F(
+                ImageBuffer::<Rgb<f32>, _>::from_raw(n(floats.len(), 3), 1, floats.clone())
+                    .unwrap(),
+            ),
+            DynamicImage::ImageRgba32F(
+                ImageBuffer::<Rgba<f32>, _>::from_raw(n(floats.len(), 4), 1, floats.clone())
+                    .unwrap(),
+            ),
+        ];
+        for img in &images {
+            let ours = wide_to_rgb8(img).unwrap();
+            assert_eq!(ours, img.to_rgb8().into_raw(), "{:?}", img.color());
+            let pixels = as_8bit(img, Format::Png, &Limits::default()).unwrap();
+            assert_eq!(pixels.samples(), (&ours[..], 3));
+        }
+        let rgb8 = DynamicImage::ImageRgb8(image::RgbImage::new(2, 2));
+        assert!(wide_to_rgb8(&rgb8).is_none());
+        assert_eq!(borrowed_8bit(&rgb8), Some((&[0u8; 12][..], 3)));
+    }
 
     #[test]
     fn header_dimensions_agree_with_the_decoders() {

@@ -119,7 +119,7 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
     }
     let (info, image) = decode::decode(bytes, limits)?;
     let (w, h) = (info.width as usize, info.height as usize);
-    let pixels = decode::as_8bit(&image, limits)?;
+    let pixels = decode::as_8bit(&image, info.format, limits)?;
     let (samples, channels) = pixels.samples();
     let block = match options.mode {
         PdqMode::Fast => fast_block_size(info.width, info.height),

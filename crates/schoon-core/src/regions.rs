@@ -400,16 +400,12 @@ impl LumaPlane {
 
     /// The plane of a decoded image.
     pub fn from_image(img: &DynamicImage) -> LumaPlane {
-        match img {
-            DynamicImage::ImageLuma8(b) => Self::from_pixels(b.as_raw(), 1, b.width(), b.height()),
-            DynamicImage::ImageLumaA8(b) => Self::from_pixels(b.as_raw(), 2, b.width(), b.height()),
-            DynamicImage::ImageRgb8(b) => Self::from_pixels(b.as_raw(), 3, b.width(), b.height()),
-            DynamicImage::ImageRgba8(b) => Self::from_pixels(b.as_raw(), 4, b.width(), b.height()),
-            other => {
-                let rgb = other.to_rgb8();
-                Self::from_pixels(rgb.as_raw(), 3, rgb.width(), rgb.height())
-            }
+        let (width, height) = (img.width(), img.height());
+        if let Some((samples, channels)) = crate::decode::borrowed_8bit(img) {
+            return Self::from_pixels(samples, channels, width, height);
         }
+        let rgb = crate::decode::wide_to_rgb8(img).unwrap_or_else(|| img.to_rgb8().into_raw());
+        Self::from_pixels(&rgb, 3, width, height)
     }
 
     /// The size of the image the plane was made from.
