@@ -41,7 +41,7 @@ use image::DynamicImage;
 use crate::Limits;
 use crate::pdq::{self, Pdq};
 
-/// The largest number of extra hashes [`listed_variants`] returns per listed image.
+/// The largest number of extra hashes [`Scheme::listed_variants`] returns per listed image.
 pub const MAX_LISTED: usize = 3;
 
 /// Region hashes of lower quality are neither stored nor compared.
