@@ -1,5 +1,6 @@
 // The demo page: one guard protecting the form. Options can be tried from the query string,
-// e.g. /?failMode=open, /?decoder=platform, /?confirm=0 (a filter hit then blocks by itself).
+// e.g. /?failMode=open, /?decoder=platform, /?confirm=0 (a filter hit then blocks by itself),
+// /?regions=0 (whole images only: crops and captions of listed images then pass).
 
 import { createGuard } from '/dist/index.js';
 import config from '/demo/config.js';
@@ -10,6 +11,7 @@ if (params.get('confirm') !== '0') options.confirmUrl = config.confirmUrl;
 if (params.has('failMode')) options.failMode = params.get('failMode');
 if (params.has('decoder')) options.decoder = params.get('decoder');
 if (params.has('cache')) options.filterCache = params.get('cache');
+if (params.get('regions') === '0') options.regions = false;
 
 const guard = createGuard(options);
 window.schoonGuard = guard; // for the tests and the curious

@@ -29,6 +29,7 @@ export interface WorkerConfig {
   refreshInterval: number;
   maxFileBytes: number;
   maxPixels: number;
+  regions: boolean;
   wasmUrls: Partial<Record<ModuleName, string>>;
 }
 

@@ -295,7 +295,7 @@ const WASM_PREFERRED: ReadonlySet<string> = new Set(['jpeg', 'png']);
 async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: Phase) => void): Promise<PdqOutcome> {
   const c = need();
   const primary = await engineWithFilter(primaryModule(c));
-  const limits = { mode: 'fast' as const, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes };
+  const limits = { mode: 'fast' as const, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes, regions: c.regions };
   const viaWasm = (e: Engine): PdqOutcome => {
     const r = e.filter!.checkImage(bytes, limits);
     return {
@@ -321,7 +321,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
     try {
       const px = await decodeWithPlatform(bytes, format);
       progress('hashing');
-      const r = primary.filter!.checkPixels(px.data, px.width, px.height, 4, { mode: 'fast', maxPixels: c.maxPixels });
+      const r = primary.filter!.checkPixels(px.data, px.width, px.height, 4, { mode: 'fast', maxPixels: c.maxPixels, regions: c.regions });
       return {
         hits: r.kinds as HashKind[],
         hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, ...windowsOf(r.windows), format, width: px.width, height: px.height, decoder: 'platform' },

@@ -120,6 +120,7 @@ class GuardImpl implements Guard {
       refreshInterval: merged.refreshInterval,
       maxFileBytes: merged.maxFileBytes,
       maxPixels: merged.maxPixels,
+      regions: merged.regions,
       wasmUrls,
     };
   }

@@ -185,6 +185,16 @@ describe('upload guard in Chromium', { skip }, () => {
     });
   }
 
+  test('regions: false checks whole images only: the caption passes, and no windows are sent', async () => {
+    const { context, page } = await open(demo, '?regions=0');
+    const [caption] = await choose(page, join(examples, 'edited/known-1-captioned.jpg'));
+    assert.equal(caption.result.verdict, 'clean', JSON.stringify(caption.result));
+    assert.equal(caption.result.hashes.windows, undefined);
+    const [mirrored] = await choose(page, join(examples, 'edited/known-3-mirrored.jpg'));
+    assert.equal(mirrored.result.verdict, 'blocked', JSON.stringify(mirrored.result));
+    await context.close();
+  });
+
   test('an innocent image is allowed and uploaded; no request carries its hashes', async () => {
     const { context, page, seen } = await open(demo);
     const path = join(examples, 'innocent/scene-1.jpg');

@@ -68,7 +68,7 @@ export interface HashOptions {
   /**
    * `filter.checkImage` / `checkPixels` only: also check the image's region windows against
    * the filter's region hashes (crops, small turns, captions) when the whole-image PDQ misses.
-   * Default: whether the filter holds region hashes.
+   * Default `true`; either way only when the filter holds region hashes.
    */
   regions?: boolean;
   /** Maximum image width in pixels (default 16384). */

@@ -458,15 +458,14 @@ impl JsFilter {
         o
     }
 
-    /// Hash options for `checkImage` / `checkPixels`: `regions` defaults to whether the
-    /// filter holds region hashes.
+    /// Hash options for `checkImage` / `checkPixels`: `regions` is on unless `false` is given,
+    /// and only when the filter holds region hashes.
     fn check_options(&self, value: &JsValue) -> Result<schoon_core::HashOptions, JsValue> {
         let (mut options, _) = parse_hash_options(value).map_err(|e| js_error(&e))?;
         let given =
             value.is_object() && js_sys::Reflect::has(value, &"regions".into()).unwrap_or(false);
-        if !given {
-            options.regions = self.0.has_regions();
-        }
+        // Windows need region hashes to probe: without them the plane is not even made.
+        options.regions = (options.regions || !given) && self.0.has_regions();
         Ok(options)
     }
 
