@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use schoon_core::receipt::Receipt;
-use schoon_core::set::{HashKind, Match, Query};
+use schoon_core::set::{Match, Query};
 use schoon_core::{HashOptions, PdqMode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -493,13 +493,8 @@ impl<B: Backend> App<'_, B> {
         let hashes = parse_json::<HashesIn>(body)?;
         let (query, windows) = (hashes.to_query()?, hashes.windows()?);
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-        let options = &self.config.match_options;
-        let mut matches = loaded.index.lookup(&query, options);
-        // Region windows flagged by the client's filter, as `schoon scan` uses windows: only
-        // when plain PDQ found nothing.
-        if !windows.is_empty() && !matches.iter().any(|m| m.kind == HashKind::Pdq) {
-            matches.extend(loaded.index.lookup_region_hashes(&windows, options));
-        }
+        let matches =
+            loaded.index.lookup_with_windows(&query, &windows, &self.config.match_options);
         let v = self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version).await?;
         Ok(Reply { outcome: Outcome::Respond(Response::json(200, &v.body)), deferred: v.deferred })
     }

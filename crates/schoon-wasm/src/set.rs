@@ -472,19 +472,12 @@ impl JsFilter {
     /// The whole-image check, then (after a PDQ miss, with a plane) the region windows.
     fn pdq_check(&self, pdq: &pdq::Pdq, plane: Option<&LumaPlane>) -> Object {
         let o = pdq_object(pdq);
-        let options = MatchOptions::default();
-        let query = Query { pdq: Some(Query::pdq_of(pdq)), ..Default::default() };
-        let mut hits = self.0.check(&query, &options);
-        let windows: Array = if hits.kinds.contains(&HashKind::Pdq) {
-            Array::new()
-        } else {
-            let (flagged, probes) = self.0.flagged_windows(pdq, plane, &options);
-            hits.probes += probes;
-            if !flagged.is_empty() {
-                hits.kinds.push(HashKind::Pdq);
-            }
-            flagged.iter().map(|(_, p)| JsValue::from(p.hash.to_hex())).collect()
-        };
+        let (mut hits, flagged) = self.0.check_pdq(pdq, plane, &MatchOptions::default());
+        // A window hit is a PDQ candidate (confirmed with the windows).
+        if !flagged.is_empty() {
+            hits.kinds.push(HashKind::Pdq);
+        }
+        let windows: Array = flagged.iter().map(|(_, p)| JsValue::from(p.hash.to_hex())).collect();
         set_hits(&o, &hits);
         set(&o, "windows", windows);
         o
@@ -667,11 +660,8 @@ export interface IndexOptions extends TrustOptions {
                     _ => return Err(js_error(&caller(format!("unknown option '{name}'")))),
                 }
             }
-            let mut matches = self.0.lookup(&q, &opts);
             // As the Worker's `/v1/confirm`: windows only after a whole-image PDQ miss.
-            if !windows.is_empty() && !matches.iter().any(|m| m.kind == HashKind::Pdq) {
-                matches.extend(self.0.lookup_region_hashes(&windows, &opts));
-            }
+            let matches = self.0.lookup_with_windows(&q, &windows, &opts);
             let o = Object::new();
             set(&o, "verdict", Verdict::of_matches(&matches).name());
             let list: Array = matches

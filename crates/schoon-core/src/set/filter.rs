@@ -499,18 +499,35 @@ pub fn check_hashed(
     image: Option<&ImageHashes>,
     options: &MatchOptions,
 ) -> (FilterHits, Vec<(Region, Pdq)>) {
-    let mut hits = filter.check(&Query::from_hashes(exact, image), options);
-    if let Some(image) = image
-        && !hits.kinds.contains(&HashKind::Pdq)
-    {
-        let (windows, probes) = filter.flagged_windows(&image.pdq, image.plane.as_ref(), options);
-        hits.probes += probes;
-        return (hits, windows);
-    }
-    (hits, Vec::new())
+    let mut hits = filter.check(&Query::from_exact(exact), options);
+    let Some(image) = image else { return (hits, Vec::new()) };
+    let (pdq_hits, windows) = filter.check_pdq(&image.pdq, image.plane.as_ref(), options);
+    hits.kinds.extend(pdq_hits.kinds);
+    hits.probes += pdq_hits.probes;
+    (hits, windows)
 }
 
 impl Filter {
+    /// A computed PDQ hash against the filter: its dihedral variants and least reliable bits
+    /// ([`Filter::check`]), then, after a miss, the region windows of `plane`
+    /// ([`Filter::flagged_windows`]). Returns the hits (PDQ only for a whole-image hit) and the
+    /// flagged windows.
+    pub fn check_pdq(
+        &self,
+        pdq: &Pdq,
+        plane: Option<&LumaPlane>,
+        options: &MatchOptions,
+    ) -> (FilterHits, Vec<(Region, Pdq)>) {
+        let mut hits =
+            self.check(&Query { pdq: Some(Query::pdq_of(pdq)), ..Default::default() }, options);
+        if hits.kinds.contains(&HashKind::Pdq) {
+            return (hits, Vec::new());
+        }
+        let (windows, probes) = self.flagged_windows(pdq, plane, options);
+        hits.probes += probes;
+        (hits, windows)
+    }
+
     /// After a whole-image PDQ miss: the query windows of the upload that hit the filter's
     /// region hashes, and the probes made. Nothing when the filter has no region hashes, there
     /// is no plane or the upload's quality is under `options.min_quality` (featureless uploads

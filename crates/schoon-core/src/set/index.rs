@@ -442,6 +442,22 @@ impl Index {
         self.region_matches(queries, false, options)
     }
 
+    /// A confirmation request's answer: [`Index::lookup`] of the hashes, then, only when no PDQ
+    /// entry matched, the region windows a client's filter flagged
+    /// ([`Index::lookup_region_hashes`]): the rule of the worker's `/v1/confirm`.
+    pub fn lookup_with_windows(
+        &self,
+        query: &Query,
+        windows: &[PdqHash],
+        options: &MatchOptions,
+    ) -> Vec<Match> {
+        let mut matches = self.lookup(query, options);
+        if !windows.is_empty() && !matches.iter().any(|m| m.kind == HashKind::Pdq) {
+            matches.extend(self.lookup_region_hashes(windows, options));
+        }
+        matches
+    }
+
     /// `queries` are groups of 8 dihedral variants when `dihedral`.
     fn region_matches(
         &self,
