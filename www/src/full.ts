@@ -8,7 +8,9 @@ import { makeApi, webLoader } from './api.js';
 
 export type * from './api.js';
 
-const api = makeApi(webLoader(glue));
+// The full module is built without the two-worker split (`jpegTail`, `Filter.startImage`),
+// which the loader never calls.
+const api = makeApi(webLoader(glue as unknown as Parameters<typeof webLoader>[0]));
 
 /** The module's `Filter` class (construct after `init()`; `loadFilter` checks that). */
 export const Filter = glue.Filter;

@@ -30,6 +30,7 @@ export interface WorkerConfig {
   maxFileBytes: number;
   maxPixels: number;
   regions: boolean;
+  parallel: boolean;
   wasmUrls: Partial<Record<ModuleName, string>>;
 }
 

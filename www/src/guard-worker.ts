@@ -9,7 +9,7 @@
 // WebAssembly only when the filter holds MD5. Nothing leaves the worker unless the filter
 // flags the file; then only the flagged kinds of hashes go to `confirmUrl`.
 
-import type { Filter, InitInput } from '../pkg/web/schoon.js';
+import type { Filter } from '../pkg/web/schoon.js';
 import type * as Glue from '../pkg/web/schoon.js';
 import { openStore, type FilterStore, type StoredFilter } from './filter-store.js';
 import type { GuardRequest, GuardResponse, WorkerConfig } from './guard-protocol.js';
@@ -23,6 +23,8 @@ import type {
   Phase,
   Timings,
 } from './options.js';
+import { loadModule } from './modules.js';
+import type { TailRequest, TailResponse } from './tail-worker.js';
 import { decodeWithPlatform, hasPlatformDecoder, sniff, type SniffedFormat } from './platform-decode.js';
 
 type HashKind = 'md5' | 'sha1' | 'sha256' | 'pdq';
@@ -43,12 +45,6 @@ interface Engine {
   formats: string[];
 }
 
-/** Static import expressions, so that bundlers see and ship each module. */
-const MODULES: Record<ModuleName, () => Promise<typeof Glue>> = {
-  browser: () => import('../pkg/web/schoon.js'),
-  platform: () => import('../pkg/web-platform/schoon.js') as Promise<typeof Glue>,
-  full: () => import('../pkg/web-full/schoon.js') as Promise<typeof Glue>,
-};
 
 let config: WorkerConfig | undefined;
 let store: FilterStore | undefined;
@@ -101,9 +97,7 @@ async function engine(name: ModuleName): Promise<Engine> {
   let e = engines.get(name);
   if (!e) {
     e = (async () => {
-      const glue = await MODULES[name]();
-      const url = config?.wasmUrls[name];
-      await glue.default(url === undefined ? undefined : { module_or_path: url as InitInput });
+      const glue = await loadModule(name, config?.wasmUrls[name]);
       return { name, glue, filter: undefined, formats: glue.formats() };
     })();
     engines.set(name, e);
@@ -251,7 +245,92 @@ async function ensureFilter(refresh: boolean): Promise<FilterStatus> {
     loading = undefined;
   });
   await loading;
+  if (held) startHelper();
   return held ? held.status : (heldError ?? { state: 'error', error: { message: 'no filter loaded' } });
+}
+
+// ---- the second worker ----------------------------------------------------------------------
+
+/** JPEGs from this size on are decoded in two parts (a 12 MP photo has 2 to 5 MB). */
+const SPLIT_MIN_BYTES = 1 << 20;
+/** Where the guard's worker hands over to the second worker: it also computes the exact
+ * hashes meanwhile, so it takes the smaller part. */
+const SPLIT_AT = 0.45;
+/** A tail later than this is not waited for (the first part then decodes the rest). */
+const TAIL_TIMEOUT_MS = 5_000;
+
+/** The second worker: decodes the second part of large JPEGs (tail-worker.ts). */
+class TailHelper {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, (r: TailResponse) => void>();
+  #next = 1;
+  /** Resolves true once the module is loaded there. */
+  readonly ready: Promise<boolean>;
+  usable = false;
+
+  constructor(module: ModuleName, wasmUrl: string | undefined) {
+    this.#worker = new Worker(new URL('./tail-worker.js', import.meta.url), { type: 'module' });
+    this.#worker.addEventListener('message', (e: MessageEvent<TailResponse>) => {
+      const done = this.#waiting.get(e.data.id);
+      this.#waiting.delete(e.data.id);
+      done?.(e.data);
+    });
+    this.#worker.addEventListener('error', () => this.#fail());
+    const init: TailRequest = wasmUrl === undefined ? { type: 'init', id: 0, module } : { type: 'init', id: 0, module, wasmUrl };
+    this.ready = this.#send(init, []).then((r) => (this.usable = r.ok));
+  }
+
+  #send(req: TailRequest, transfer: Transferable[]): Promise<TailResponse> {
+    return new Promise((resolve) => {
+      this.#waiting.set(req.id, resolve);
+      this.#worker.postMessage(req, transfer);
+    });
+  }
+
+  #fail(): void {
+    this.usable = false;
+    for (const [id, done] of this.#waiting) done({ id, ok: false });
+    this.#waiting.clear();
+  }
+
+  /** The encoded second part of `bytes` from `split` (a copy of the bytes goes over). */
+  tail(bytes: Uint8Array, split: number, c: WorkerConfig): Promise<Uint8Array | undefined> {
+    const copy = bytes.slice();
+    const req: TailRequest = { type: 'tail', id: this.#next++, bytes: copy, split, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes };
+    const answer = this.#send(req, [copy.buffer]).then((r) => r.tail);
+    const late = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), TAIL_TIMEOUT_MS));
+    return Promise.race([answer, late]);
+  }
+}
+
+let helper: TailHelper | undefined;
+
+/** Starts the second worker (once) where it can help: two cores or more, option on. */
+function startHelper(): void {
+  const c = need();
+  const cores = typeof navigator !== 'undefined' ? (navigator.hardwareConcurrency ?? 1) : 1;
+  if (helper || !c.parallel || cores < 2 || typeof Worker === 'undefined') return;
+  const name = primaryModule(c);
+  if (name === 'full') return; // the full module is built without the split (size)
+  try {
+    helper = new TailHelper(name, c.wasmUrls[name]);
+  } catch {
+    // No nested workers here: one worker does everything.
+  }
+}
+
+/** A split decode of a large JPEG, started before the exact hashes so that both parts run
+ * at the same time. */
+interface Split {
+  at: number;
+  tail: Promise<Uint8Array | undefined>;
+}
+
+function startSplit(bytes: Uint8Array, format: SniffedFormat | undefined): Split | undefined {
+  if (format !== 'jpeg' || bytes.length < SPLIT_MIN_BYTES || !helper?.usable) return undefined;
+  const at = Math.floor(bytes.length * SPLIT_AT);
+  const tail = helper.tail(bytes, at, need()).catch(() => undefined);
+  return { at, tail };
 }
 
 // ---- checking a file ------------------------------------------------------------------------
@@ -292,15 +371,20 @@ interface PdqOutcome {
 const WASM_PREFERRED: ReadonlySet<string> = new Set(['jpeg', 'png']);
 
 /** PDQ and the PDQ prefilter's answer, through the module or the platform decoder. */
-async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: Phase) => void): Promise<PdqOutcome> {
+async function checkPdq(bytes: Uint8Array, format: SniffedFormat, split: Split | undefined, progress: (p: Phase) => void): Promise<PdqOutcome> {
   const c = need();
   const primary = await engineWithFilter(primaryModule(c));
   const limits = { mode: 'fast' as const, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes, regions: c.regions };
-  const viaWasm = (e: Engine): PdqOutcome => {
-    const r = e.filter!.checkImage(bytes, limits);
+  const viaWasm = async (e: Engine, split?: Split): Promise<PdqOutcome> => {
+    // A large photo: this worker decodes the first part while the second worker decodes the
+    // rest; the joined answer is checkImage's, bit for bit.
+    const head = split ? e.filter!.startImage(bytes, split.at, limits) : undefined;
+    const tail = head ? await split!.tail : undefined;
+    const r = head ? e.filter!.finishImage(head, tail) : e.filter!.checkImage(bytes, limits);
+    const parts = tail !== undefined ? { parts: 2 } : {};
     return {
       hits: r.kinds as HashKind[],
-      hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, ...windowsOf(r.windows), format: r.format, width: r.width, height: r.height, decoder: 'wasm' },
+      hashes: { pdq: r.pdq, quality: r.quality, pdqDihedral: r.pdqDihedral, ...windowsOf(r.windows), format: r.format, width: r.width, height: r.height, decoder: 'wasm', ...parts },
     };
   };
   // 1. This module decodes the format (or, for large JPEGs, takes the fast path without a
@@ -308,7 +392,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
   if (primary.formats.includes(format) || format === 'jpeg') {
     progress('hashing');
     try {
-      return viaWasm(primary);
+      return await viaWasm(primary, split);
     } catch (e) {
       if ((e as { kind?: string }).kind !== 'unsupported') throw e;
       // The platform module has no JPEG decoder for small or unusual JPEGs: fall through.
@@ -334,7 +418,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, progress: (p: 
   progress('decoding');
   const full = await engineWithFilter('full');
   progress('hashing');
-  return viaWasm(full);
+  return await viaWasm(full);
 }
 
 /** The region windows the filter flagged, if any (a crop, small turn or caption). */
@@ -444,7 +528,10 @@ async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: n
   const kinds = filter.kinds as HashKind[];
   const hashes: FileHashes = { bytes: bytes.length };
 
-  // The platform's digests start first and run on its threads while PDQ runs here.
+  // A large JPEG's second part starts first, in the second worker; then the digests
+  // (synchronous here) and PDQ.
+  const format = sniff(bytes);
+  const split = kinds.includes('pdq') ? startSplit(bytes, format) : undefined;
   const tExact = performance.now();
   const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
   const digest = (algo: 'SHA-256' | 'SHA-1', fallback: (b: Uint8Array) => string): Promise<string> =>
@@ -458,7 +545,6 @@ async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: n
   sha1?.catch(() => undefined);
 
   let pdqHits: HashKind[] = [];
-  const format = sniff(bytes);
   if (kinds.includes('pdq')) {
     const tPdq = performance.now();
     if (format === undefined) {
@@ -466,7 +552,7 @@ async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: n
       hashes.pdqError = 'not an image format schoon knows';
     } else {
       try {
-        const out = await checkPdq(bytes, format, progress);
+        const out = await checkPdq(bytes, format, split, progress);
         pdqHits = out.hits;
         Object.assign(hashes, out.hashes);
       } catch (e) {

@@ -121,6 +121,7 @@ class GuardImpl implements Guard {
       maxFileBytes: merged.maxFileBytes,
       maxPixels: merged.maxPixels,
       regions: merged.regions,
+      parallel: merged.parallel,
       wasmUrls,
     };
   }

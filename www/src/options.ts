@@ -65,6 +65,11 @@ export interface GuardOptions {
    * when the filter holds region hashes and the whole-image PDQ misses (default `true`).
    * Costs about 25 ms per clean 12 MP photo in WebAssembly; `false` checks whole images only. */
   regions?: boolean;
+  /** Split the decoding of a large JPEG (a camera photo: sequential, 1 MB or more) between
+   * the guard's worker and a second worker, so that two cores hash one photo (default
+   * `true` where `navigator.hardwareConcurrency` is 2 or more). The hashes are the same bit
+   * for bit; `false` keeps one worker. */
+  parallel?: boolean;
   /** The guard's worker script (default: `guard-worker.js` next to this module). */
   workerUrl?: string | URL | undefined;
   /** Where the WebAssembly modules are, when not next to their glue (custom hosting). */
@@ -90,6 +95,7 @@ export const GUARD_DEFAULTS: Required<Omit<GuardOptions, 'filterUrl' | 'publicKe
   maxFileBytes: 256 * 1024 * 1024,
   maxPixels: 100_000_000,
   regions: true,
+  parallel: true,
   workerUrl: undefined,
   wasmUrls: {},
 };
@@ -129,6 +135,8 @@ export interface FileHashes {
   /** How the image was decoded: `'wasm'` (this module), `'platform'` (the browser's decoder
    * feeding the core's PDQ) or `'none'` (not an image, or no PDQ in the filter). */
   decoder?: 'wasm' | 'platform' | 'none';
+  /** 2 when a second worker decoded part of a large JPEG (option `parallel`; same hashes). */
+  parts?: number;
   /** Why there is no PDQ although the filter holds PDQ (the file did not decode). */
   pdqError?: string;
 }

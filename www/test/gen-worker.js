@@ -1,7 +1,8 @@
 // Test images made in the browser (never copied from anywhere): procedural scenes drawn on an
 // OffscreenCanvas and encoded by the browser, in a worker so that the page's thread stays free.
 //
-//   worker.postMessage({ id, seed, width, height, type: 'image/jpeg', quality: 0.9 })
+//   worker.postMessage({ id, seed, width, height, type: 'image/jpeg', quality: 0.9, grain: 0 })
+//   (`grain`: amplitude of per-pixel noise, 0 for none)
 //   -> { id, blob }
 
 function rng(seed) {
@@ -16,7 +17,7 @@ function rng(seed) {
   };
 }
 
-function render(seed, width, height) {
+function render(seed, width, height, grain) {
   const r = rng(seed);
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d');
@@ -59,13 +60,25 @@ function render(seed, width, height) {
     }
   }
   ctx.globalAlpha = 1;
+  if (grain) {
+    // Sensor-like grain on every pixel: camera-sized JPEGs (several MB at 12 MP).
+    const img = ctx.getImageData(0, 0, width, height);
+    const d = img.data;
+    for (let i = 0; i < d.length; i += 4) {
+      const g = (r() - 0.5) * grain;
+      d[i] += g;
+      d[i + 1] += g;
+      d[i + 2] += g;
+    }
+    ctx.putImageData(img, 0, 0);
+  }
   return canvas;
 }
 
 self.onmessage = async (event) => {
-  const { id, seed, width, height, type, quality } = event.data;
+  const { id, seed, width, height, type, quality, grain } = event.data;
   try {
-    const blob = await render(seed, width, height).convertToBlob({ type, quality });
+    const blob = await render(seed, width, height, grain ?? 0).convertToBlob({ type, quality });
     self.postMessage({ id, blob });
   } catch (e) {
     self.postMessage({ id, error: String(e) });

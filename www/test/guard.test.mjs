@@ -375,7 +375,7 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       const worker = new Worker('/test/gen-worker.js');
       const blob = await new Promise((resolve, reject) => {
         worker.onmessage = (e) => (e.data.blob ? resolve(e.data.blob) : reject(new Error(e.data.error)));
-        worker.postMessage({ id: 1, seed: 12, width: 4032, height: 3024, type: 'image/jpeg', quality: 0.92 });
+        worker.postMessage({ id: 1, seed: 12, width: 4032, height: 3024, type: 'image/jpeg', quality: 0.92, grain: 24 });
       });
       worker.terminate();
       const guard = window.schoonGuard;
@@ -398,11 +398,20 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       running = false;
       await new Promise((r) => setTimeout(r, 100)); // let the observer deliver
       observer.disconnect();
-      return { longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings };
+      // The one-pass hashes of the same bytes (this module, on the page).
+      const m = await import('/dist/index.js');
+      await m.init();
+      const single = m.hashImage(new Uint8Array(await blob.arrayBuffer()), { mode: 'fast', dihedral: true });
+      return { longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings, hashes: result.hashes, single };
     });
     console.log(`  12 MP JPEG (${out.size} bytes): ${out.verdict} in ${out.ms.toFixed(0)} ms, ${out.frames} frames meanwhile, long tasks: ${JSON.stringify(out.longTasks)}, timings ${JSON.stringify(out.timings, (k, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`);
     assert.equal(out.verdict, 'clean');
     assert.deepEqual([out.width, out.height], [4032, 3024]);
+    // Decoded by two workers (option `parallel`), with the one-pass hashes bit for bit.
+    assert.equal(out.hashes.parts, 2);
+    assert.equal(out.hashes.pdq, out.single.pdq);
+    assert.equal(out.hashes.quality, out.single.quality);
+    assert.deepEqual(out.hashes.pdqDihedral, out.single.pdqDihedral);
     assert.deepEqual(out.longTasks.filter((d) => d > 50), []);
     for (const phase of ['reading', 'hashing', 'checking']) assert.ok(out.phases.includes(phase), `${phase} in ${out.phases}`);
     await context.close();

@@ -42,8 +42,8 @@ pub use error::{
     BadInput, CallerError, Error, ErrorKind, Format, LimitExceeded, LimitKind, Unsupported,
 };
 pub use hashing::{
-    HashOptions, ImageHashes, PdqMode, PdqPath, Report, fast_block_size, hash_bytes, hash_image,
-    pdq_of_pixels,
+    HashOptions, ImageHashes, JpegHead, JpegTail, PdqMode, PdqPath, Report, fast_block_size,
+    hash_bytes, hash_image, hash_image_joined, jpeg_head, jpeg_tail, pdq_of_pixels,
 };
 pub use limits::Limits;
 pub use pdq::{Coefficients, Pdq, PdqHash};

@@ -7,6 +7,18 @@
 
 use crate::huffman::{HuffTable, M_EOB, MB};
 
+/// A [`BitReader`]'s position and buffer, without the data it reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Snapshot {
+    pos: usize,
+    acc: u64,
+    nbits: u32,
+    virt: u32,
+    stopped: bool,
+    origin: usize,
+    skipped: usize,
+}
+
 /// Bit reader state.
 pub(crate) struct BitReader<'a> {
     data: &'a [u8],
@@ -21,6 +33,10 @@ pub(crate) struct BitReader<'a> {
     virt: u32,
     /// The reader stopped at a marker or at the end of the data.
     stopped: bool,
+    /// Where the reader started (or was last repositioned).
+    origin: usize,
+    /// Stuffed zero bytes skipped since `origin`.
+    skipped: usize,
 }
 
 /// True if any byte of `w` is 0xFF.
@@ -33,7 +49,29 @@ fn has_ff(w: u64) -> bool {
 impl<'a> BitReader<'a> {
     /// A reader starting at `pos` in `data`.
     pub(crate) fn new(data: &'a [u8], pos: usize) -> Self {
-        BitReader { data, pos: pos.min(data.len()), acc: 0, nbits: 0, virt: 0, stopped: false }
+        let pos = pos.min(data.len());
+        BitReader { data, pos, acc: 0, nbits: 0, virt: 0, stopped: false, origin: pos, skipped: 0 }
+    }
+
+    /// The reader's state, to continue later with [`BitReader::resume`].
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let BitReader { data: _, pos, acc, nbits, virt, stopped, origin, skipped } = *self;
+        Snapshot { pos, acc, nbits, virt, stopped, origin, skipped }
+    }
+
+    /// A reader over `data` in the state `s` (taken over the same data).
+    pub(crate) fn resume(data: &'a [u8], s: Snapshot) -> Self {
+        let Snapshot { pos, acc, nbits, virt, stopped, origin, skipped } = s;
+        BitReader { data, pos: pos.min(data.len()), acc, nbits, virt, stopped, origin, skipped }
+    }
+
+    /// Entropy-coded bits consumed since the reader started (stuffed bytes not counted,
+    /// virtual zero bits counted): the same stream position gives the same number whatever
+    /// the refill history.
+    #[inline(always)]
+    pub(crate) fn consumed(&self) -> u64 {
+        let loaded = self.pos.saturating_sub(self.origin).saturating_sub(self.skipped) as u64;
+        (loaded * 8 + u64::from(self.virt)).saturating_sub(u64::from(self.nbits))
     }
 
     /// Byte position of the next unread byte (bytes buffered in `acc` are behind it).
@@ -92,6 +130,7 @@ impl<'a> BitReader<'a> {
             if b == 0xFF {
                 if self.data.get(self.pos.wrapping_add(1)) == Some(&0x00) {
                     self.pos += 2;
+                    self.skipped += 1;
                 } else {
                     // A marker (or fill bytes before one): stop here.
                     self.stopped = true;
@@ -213,6 +252,8 @@ impl<'a> BitReader<'a> {
         self.nbits = 0;
         self.virt = 0;
         self.stopped = false;
+        self.origin = self.pos;
+        self.skipped = 0;
     }
 
     /// Handles a restart point where RST`expected` should be: drops buffered

@@ -1,6 +1,6 @@
 //! Scan decoding (T.81 Annex F and G, Huffman only) into reduced planes.
 
-use crate::bits::{BitReader, Restart, find_marker};
+use crate::bits::{BitReader, Restart, Snapshot, find_marker};
 use crate::huffman::{HuffTable, extend};
 use crate::markers::{Event, Frame, Parser, Scan, ZIGZAG};
 use crate::project::Projection;
@@ -177,6 +177,57 @@ impl State {
     }
 }
 
+/// One component of a sequential scan, with its tables resolved.
+struct SeqComp<'t> {
+    ci: usize,
+    dc: &'t HuffTable,
+    ac: &'t HuffTable,
+    q: [f32; 64],
+    needed: bool,
+    h: usize,
+    v: usize,
+}
+
+impl State {
+    /// Resolves the tables of every component of a sequential scan.
+    fn seq_comps<'t>(
+        &self,
+        p: &'t Parser<'_>,
+        scan: &Scan,
+        g: &Geometry,
+    ) -> Result<Vec<SeqComp<'t>>, Error> {
+        let frame = p.frame.as_ref().ok_or(missing(scan, "scan before frame header", 0))?;
+        let mut comps: Vec<SeqComp<'t>> = Vec::with_capacity(scan.ns);
+        for sc in scan.comps() {
+            let plan = self.plans.get(sc.ci).ok_or(missing(scan, "component", 0))?;
+            let fc = frame.comps.get(sc.ci).ok_or(missing(scan, "component", 0))?;
+            let dc = p.dc.get(usize::from(sc.td)).and_then(|t| t.as_deref()).ok_or(missing(
+                scan,
+                "missing dc huffman table",
+                sc.td,
+            ))?;
+            let ac = p.ac.get(usize::from(sc.ta)).and_then(|t| t.as_deref()).ok_or(missing(
+                scan,
+                "missing ac huffman table",
+                sc.ta,
+            ))?;
+            let q = if plan.needed {
+                let qt = p.qt.get(usize::from(fc.tq)).and_then(|t| t.as_ref()).ok_or(missing(
+                    scan,
+                    "missing quantisation table",
+                    fc.tq,
+                ))?;
+                dequant(qt)
+            } else {
+                [0f32; 64]
+            };
+            let (h, v) = if g.interleaved { (plan.h, plan.v) } else { (1, 1) };
+            comps.push(SeqComp { ci: sc.ci, dc, ac, q, needed: plan.needed, h, v });
+        }
+        Ok(comps)
+    }
+}
+
 /// Walks the MCUs of a scan, handling restart intervals and missing data.
 /// `f(reader, mcu_x, mcu_y)` decodes one MCU; `reset` is called at each restart.
 fn for_each_mcu<'a>(
@@ -292,44 +343,7 @@ impl State {
             // Nothing we need in this scan: jump over it.
             return Ok(find_marker(p.data, p.pos, false));
         }
-        // Resolve tables for every component of the scan.
-        struct SeqComp<'t> {
-            ci: usize,
-            dc: &'t HuffTable,
-            ac: &'t HuffTable,
-            q: [f32; 64],
-            needed: bool,
-            h: usize,
-            v: usize,
-        }
-        let frame = p.frame.as_ref().ok_or(missing(scan, "scan before frame header", 0))?;
-        let mut comps: Vec<SeqComp<'_>> = Vec::with_capacity(scan.ns);
-        for sc in scan.comps() {
-            let plan = self.plans.get(sc.ci).ok_or(missing(scan, "component", 0))?;
-            let fc = frame.comps.get(sc.ci).ok_or(missing(scan, "component", 0))?;
-            let dc = p.dc.get(usize::from(sc.td)).and_then(|t| t.as_deref()).ok_or(missing(
-                scan,
-                "missing dc huffman table",
-                sc.td,
-            ))?;
-            let ac = p.ac.get(usize::from(sc.ta)).and_then(|t| t.as_deref()).ok_or(missing(
-                scan,
-                "missing ac huffman table",
-                sc.ta,
-            ))?;
-            let q = if plan.needed {
-                let qt = p.qt.get(usize::from(fc.tq)).and_then(|t| t.as_ref()).ok_or(missing(
-                    scan,
-                    "missing quantisation table",
-                    fc.tq,
-                ))?;
-                dequant(qt)
-            } else {
-                [0f32; 64]
-            };
-            let (h, v) = if g.interleaved { (plan.h, plan.v) } else { (1, 1) };
-            comps.push(SeqComp { ci: sc.ci, dc, ac, q, needed: plan.needed, h, v });
-        }
+        let comps = self.seq_comps(p, scan, &g)?;
         let n = self.n;
         let proj = &self.proj;
         // Take the planes out of their plans for the duration of the scan.
@@ -737,6 +751,17 @@ fn ac_refine(
 
 /// See [`crate::decode_luma`].
 pub(crate) fn decode_luma(data: &[u8], scale: Scale, limits: &Limits) -> Result<Luma, Error> {
+    decode_from(data, scale, limits, None)
+}
+
+/// [`decode_luma`], with the first scan already decoded in two parts by `first` (see
+/// [`Head::join`]).
+fn decode_from(
+    data: &[u8],
+    scale: Scale,
+    limits: &Limits,
+    mut first: Option<(Head, Option<&Tail>)>,
+) -> Result<Luma, Error> {
     let mut p = Parser::new(data)?;
     let mut state: Option<State> = None;
     loop {
@@ -755,6 +780,15 @@ pub(crate) fn decode_luma(data: &[u8], scale: Scale, limits: &Limits) -> Result<
                 }
             }
             Event::Scan(scan) => {
+                if let Some((head, tail)) = first.take()
+                    && state.is_none()
+                    && head.fits(&p, scale)
+                {
+                    let (st, end) = head.join(&p, &scan, tail)?;
+                    state = Some(st);
+                    p.pos = find_marker(data, end, false);
+                    continue;
+                }
                 let st = match &mut state {
                     Some(s) => s,
                     None => {
@@ -845,4 +879,465 @@ fn assemble(st: &State, f: &Frame, scale: Scale, color: ColorKind) -> Luma {
         _ => pixels.resize(owu.saturating_mul(ohu), 128.0),
     }
     Luma { width: ow, height: oh, full_width: f.width, full_height: f.height, pixels }
+}
+
+// ---- two-part decoding ----------------------------------------------------------------------
+
+/// Version tag of [`Tail::to_bytes`].
+const TAIL_MAGIC: &[u8; 4] = b"SJT1";
+/// Bytes of the file at the tail's starting point that a tail keeps a checksum of.
+const TAIL_PROBE: usize = 256;
+
+/// The second part of a large JPEG's first scan, decoded on its own from a byte in the middle
+/// of the entropy-coded data: where each MCU it saw starts and the DC differences of the
+/// blocks the luma needs. See [`crate::decode_tail`] and [`crate::decode_luma_joined`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tail {
+    /// Length of the file it was decoded from.
+    len: u64,
+    /// FNV-1a of up to `TAIL_PROBE` bytes at `from`: a tail of other bytes is ignored.
+    probe: u64,
+    from: u64,
+    /// First byte of the scan's entropy-coded data.
+    scan_start: u64,
+    /// Reader position where the tail stopped.
+    end: u64,
+    /// False when the tail stopped at its MCU cap rather than at the end of the data.
+    complete: bool,
+    /// Needed blocks per MCU (values of `diffs` per entry of `starts`).
+    per_mcu: u32,
+    /// Start of each MCU, in entropy-coded bits from `scan_start` (stuffing not counted).
+    starts: Vec<u64>,
+    /// DC differences of the needed blocks, MCU by MCU.
+    diffs: Vec<i32>,
+}
+
+fn fnv(data: &[u8]) -> u64 {
+    data.iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fn probe_at(data: &[u8], from: usize) -> u64 {
+    fnv(data.get(from..from.saturating_add(TAIL_PROBE).min(data.len())).unwrap_or(&[]))
+}
+
+impl Tail {
+    /// MCUs the tail decoded (including the ones before it fell into step with the stream).
+    pub fn mcus(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// The byte where decoding started.
+    pub fn from(&self) -> usize {
+        usize::try_from(self.from).unwrap_or(usize::MAX)
+    }
+
+    /// A compact little-endian encoding, to hand the tail to another thread or worker.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + self.starts.len() * 8 + self.diffs.len() * 4);
+        out.extend_from_slice(TAIL_MAGIC);
+        for v in [self.len, self.probe, self.from, self.scan_start, self.end] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(u8::from(self.complete));
+        out.extend_from_slice(&self.per_mcu.to_le_bytes());
+        out.extend_from_slice(&(self.starts.len() as u64).to_le_bytes());
+        for s in &self.starts {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for d in &self.diffs {
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        out
+    }
+
+    /// Reads [`Tail::to_bytes`]; `None` for anything else.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Tail> {
+        let rest = bytes.strip_prefix(TAIL_MAGIC)?;
+        let u64_at = |o: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(rest.get(o..o + 8)?.try_into().ok()?))
+        };
+        let [len, probe, from, scan_start, end] = [0, 8, 16, 24, 32].map(u64_at);
+        let complete = match rest.get(40)? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let per_mcu = u32::from_le_bytes(rest.get(41..45)?.try_into().ok()?);
+        let n = usize::try_from(u64_at(45)?).ok()?;
+        let body = rest.get(53..)?;
+        let diffs_len = n.checked_mul(usize::try_from(per_mcu).ok()?)?;
+        if body.len() != n.checked_mul(8)?.checked_add(diffs_len.checked_mul(4)?)? {
+            return None;
+        }
+        let (s, d) = body.split_at(n * 8);
+        let starts = s
+            .chunks_exact(8)
+            .map(|c| c.try_into().map(u64::from_le_bytes))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        let diffs = d
+            .chunks_exact(4)
+            .map(|c| c.try_into().map(i32::from_le_bytes))
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some(Tail {
+            len: len?,
+            probe: probe?,
+            from: from?,
+            scan_start: scan_start?,
+            end: end?,
+            complete,
+            per_mcu,
+            starts,
+            diffs,
+        })
+    }
+}
+
+/// The first scan of a file with its parser and decoding state, or `None` when the data
+/// holds no scan.
+fn first_scan<'a>(
+    data: &'a [u8],
+    scale: Scale,
+    limits: &Limits,
+) -> Result<Option<(Parser<'a>, Scan, State)>, Error> {
+    let mut p = Parser::new(data)?;
+    loop {
+        match p.next()? {
+            Event::Frame => {
+                if let Some(f) = &p.frame {
+                    check_frame(f, p.color(), limits)?;
+                }
+            }
+            Event::Scan(scan) => {
+                let f = p.frame.as_ref().ok_or(missing(&scan, "scan before frame header", 0))?;
+                let st = State::new(f, p.color(), scale, limits)?;
+                return Ok(Some((p, scan, st)));
+            }
+            Event::Eoi | Event::End => return Ok(None),
+        }
+    }
+}
+
+impl State {
+    /// Whether a scan of this file can be decoded in two parts: sequential, one output per
+    /// block (only DC values are kept), no restart intervals.
+    fn splittable(&self, p: &Parser<'_>) -> bool {
+        !self.progressive && self.n == 1 && p.restart_interval == 0
+    }
+}
+
+/// Bytes past the split point the head keeps decoding (and recording MCU starts), so that it
+/// meets the tail: at least this much, or 1/32 of the scan.
+const SLACK_MIN: usize = 16 << 10;
+
+/// The first byte of the second part for a requested split point: not the stuffed zero (or
+/// marker byte) after an 0xFF.
+fn split_start(data: &[u8], scan_start: usize, split: usize) -> usize {
+    let mut x = split.clamp(scan_start, data.len());
+    while x > scan_start && x < data.len() && data.get(x - 1) == Some(&0xFF) {
+        x += 1;
+    }
+    x
+}
+
+/// The DC-only decoding of a sequential scan: its components and size in MCUs.
+struct DcRun<'t> {
+    comps: Vec<SeqComp<'t>>,
+    total: usize,
+    /// MCUs per row.
+    mx: usize,
+    /// Needed blocks per MCU.
+    per_mcu: usize,
+}
+
+impl State {
+    fn dc_run<'t>(&self, p: &'t Parser<'_>, scan: &Scan) -> Result<DcRun<'t>, Error> {
+        let g = self.geometry(scan);
+        let comps = self.seq_comps(p, scan, &g)?;
+        let per_mcu = comps.iter().filter(|c| c.needed).map(|c| c.h * c.v).sum();
+        Ok(DcRun { comps, total: g.mx.saturating_mul(g.my), mx: g.mx.max(1), per_mcu })
+    }
+
+    /// Stores the DC value `pred` of block (`bx`, `by`) of MCU `mcu` of component `c`.
+    #[inline(always)]
+    fn put_dc(
+        &mut self,
+        run: &DcRun<'_>,
+        c: &SeqComp<'_>,
+        mcu: usize,
+        bx: usize,
+        by: usize,
+        pred: i32,
+    ) {
+        let (mx, my) = (mcu % run.mx, mcu / run.mx);
+        if let Some(pl) = self.plans.get_mut(c.ci)
+            && let Some(o) = pl.plane.get_mut((my * c.v + by) * pl.bw + mx * c.h + bx)
+        {
+            *o = pred as f32 * c.q[0] * 0.125;
+        }
+    }
+}
+
+/// Skips a block's AC coefficients; out of line here, so that the two-part decoders share
+/// one copy of the loop (the one-pass decoder keeps its own, inlined).
+#[inline(never)]
+fn skip_ac_shared(r: &mut BitReader<'_>, ac: &HuffTable) {
+    r.skip_ac(ac);
+}
+
+/// A sink for the DC values of needed blocks: component, MCU, block column and row in the
+/// MCU, DC difference, new predictor.
+type PutDc<'s> = dyn FnMut(&SeqComp<'_>, usize, usize, usize, i32, i32) + 's;
+
+/// Decodes MCUs from `*mcu` on, as [`State::sequential_scan`] does for one output per block
+/// and no restarts, while `go(reader, preds, mcu)` allows, handing each needed block to
+/// `put`. True when the scan is over (all MCUs, or the data ran out).
+fn dc_mcus(
+    run: &DcRun<'_>,
+    r: &mut BitReader<'_>,
+    preds: &mut [i32; 4],
+    mcu: &mut usize,
+    go: &mut dyn FnMut(&BitReader<'_>, &[i32; 4], usize) -> bool,
+    put: &mut PutDc<'_>,
+) -> bool {
+    while *mcu < run.total {
+        if r.overrun() {
+            return true;
+        }
+        if !go(r, preds, *mcu) {
+            return false;
+        }
+        for (c, pred) in run.comps.iter().zip(preds.iter_mut()) {
+            for by in 0..c.v {
+                for bx in 0..c.h {
+                    let diff = dc_diff(r, c.dc);
+                    skip_ac_shared(r, c.ac);
+                    if c.needed {
+                        *pred = pred.wrapping_add(diff);
+                        put(c, *mcu, bx, by, diff, *pred);
+                    }
+                }
+            }
+        }
+        *mcu += 1;
+    }
+    true
+}
+
+/// The first part of a large JPEG's first scan, decoded from the start to a little past a
+/// split point, ready to be joined with the [`Tail`] decoded from that point (see
+/// [`crate::decode_head`]).
+pub struct Head {
+    len: u64,
+    scan_start: usize,
+    state: State,
+    preds: [i32; 4],
+    /// Next MCU to decode.
+    mcu: usize,
+    reader: Snapshot,
+    /// The scan ended inside the head.
+    done: bool,
+    end: usize,
+    /// MCU index of `window[0]`.
+    window_first: usize,
+    /// Stream position and DC predictors at the start of each MCU past the split point.
+    window: Vec<(u64, [i32; 4])>,
+}
+
+impl core::fmt::Debug for Head {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Head")
+            .field("len", &self.len)
+            .field("mcu", &self.mcu)
+            .field("done", &self.done)
+            .field("window", &self.window.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Head {
+    /// Whether this head was decoded from `p`'s data at `scale`.
+    fn fits(&self, p: &Parser<'_>, scale: Scale) -> bool {
+        self.scan_start == p.pos
+            && self.len == p.data.len() as u64
+            && self.state.n == scale.per_block()
+    }
+
+    /// Finishes the first scan: the head's blocks, then the tail's from the first MCU start
+    /// the two share; or, without a tail that meets the head, the rest decoded here. Returns
+    /// the state and where the scan's data ended.
+    fn join(
+        self,
+        p: &Parser<'_>,
+        scan: &Scan,
+        tail: Option<&Tail>,
+    ) -> Result<(State, usize), Error> {
+        let mut st = self.state;
+        st.scans = 1;
+        if self.done {
+            return Ok((st, self.end));
+        }
+        let run = st.dc_run(p, scan)?;
+        let usable = tail.filter(|t| {
+            t.complete
+                && t.len == self.len
+                && t.scan_start == self.scan_start as u64
+                && usize::try_from(t.per_mcu).ok() == Some(run.per_mcu)
+        });
+        if let Some(t) = usable {
+            for (i, (at, preds)) in self.window.iter().enumerate() {
+                if let Ok(j) = t.starts.binary_search(at) {
+                    let m = self.window_first + i;
+                    let mut preds = *preds;
+                    let count = run.total.saturating_sub(m).min(t.starts.len() - j);
+                    let mut diffs =
+                        t.diffs.get(j.saturating_mul(run.per_mcu)..).unwrap_or(&[]).iter();
+                    for mcu in m..m + count {
+                        for (c, pred) in run.comps.iter().zip(preds.iter_mut()) {
+                            if !c.needed {
+                                continue;
+                            }
+                            for by in 0..c.v {
+                                for bx in 0..c.h {
+                                    *pred = pred.wrapping_add(diffs.next().copied().unwrap_or(0));
+                                    st.put_dc(&run, c, mcu, bx, by, *pred);
+                                }
+                            }
+                        }
+                    }
+                    return Ok((st, usize::try_from(t.end).unwrap_or(p.data.len())));
+                }
+            }
+        }
+        let mut r = BitReader::resume(p.data, self.reader);
+        let (mut preds, mut mcu) = (self.preds, self.mcu);
+        dc_mcus(
+            &run,
+            &mut r,
+            &mut preds,
+            &mut mcu,
+            &mut |_, _, _| true,
+            &mut |c, m, bx, by, _, v| {
+                st.put_dc(&run, c, m, bx, by, v);
+            },
+        );
+        Ok((st, r.pos()))
+    }
+}
+
+/// See [`crate::decode_head`].
+pub(crate) fn decode_head(
+    data: &[u8],
+    split: usize,
+    scale: Scale,
+    limits: &Limits,
+) -> Result<Option<Head>, Error> {
+    let Some((p, scan, mut st)) = first_scan(data, scale, limits)? else { return Ok(None) };
+    if !st.splittable(&p) {
+        return Ok(None);
+    }
+    let run = st.dc_run(&p, &scan)?;
+    if run.per_mcu == 0 {
+        return Ok(None);
+    }
+    let start = p.pos;
+    let x = split_start(data, start, split);
+    let slack = SLACK_MIN.max((data.len() - start) / 32);
+    let stop = x.saturating_add(slack);
+    let mut r = BitReader::new(data, start);
+    let (mut preds, mut mcu) = ([0i32; 4], 0usize);
+    let mut window = Vec::new();
+    let mut window_first = None;
+    let mut go = |r: &BitReader<'_>, preds: &[i32; 4], m: usize| {
+        if r.pos() < x {
+            return true;
+        }
+        if r.pos() >= stop {
+            return false;
+        }
+        window_first.get_or_insert(m);
+        window.push((r.consumed(), *preds));
+        true
+    };
+    let done = dc_mcus(&run, &mut r, &mut preds, &mut mcu, &mut go, &mut |c, m, bx, by, _, v| {
+        st.put_dc(&run, c, m, bx, by, v);
+    });
+    drop(run);
+    Ok(Some(Head {
+        len: data.len() as u64,
+        scan_start: start,
+        state: st,
+        preds,
+        mcu,
+        reader: r.snapshot(),
+        done,
+        end: r.pos(),
+        window_first: window_first.unwrap_or(mcu),
+        window,
+    }))
+}
+
+/// See [`crate::decode_luma_joined`].
+pub(crate) fn decode_joined(
+    data: &[u8],
+    scale: Scale,
+    limits: &Limits,
+    head: Head,
+    tail: Option<&Tail>,
+) -> Result<Luma, Error> {
+    decode_from(data, scale, limits, Some((head, tail)))
+}
+
+/// See [`crate::decode_tail`].
+pub(crate) fn decode_tail(
+    data: &[u8],
+    from: usize,
+    scale: Scale,
+    limits: &Limits,
+) -> Result<Option<Tail>, Error> {
+    let Some((p, scan, st)) = first_scan(data, scale, limits)? else { return Ok(None) };
+    if !st.splittable(&p) {
+        return Ok(None);
+    }
+    let run = st.dc_run(&p, &scan)?;
+    let per_mcu = run.per_mcu;
+    let start = p.pos;
+    let x = split_start(data, start, from);
+    // Bits before `x`, stuffing not counted (no markers inside a scan without restarts).
+    let stuffed = data.get(start..x).map_or(0, |d| d.iter().filter(|&&b| b == 0xFF).count());
+    let base = ((x - start).saturating_sub(stuffed) as u64) * 8;
+    // A bound on the work and memory spent on garbage before the tail falls into step.
+    let cap = run.total.saturating_mul(2);
+    let mut reader = BitReader::new(data, x);
+    let mut starts = Vec::new();
+    let mut diffs = Vec::new();
+    let mut complete = true;
+    let (mut preds, mut mcu) = ([0i32; 4], 0usize);
+    let mut go = |r: &BitReader<'_>, _: &[i32; 4], _: usize| {
+        if starts.len() >= cap {
+            complete = false;
+            return false;
+        }
+        starts.push(base + r.consumed());
+        true
+    };
+    // MCUs are counted from the split point, up to the cap (the tail's real end is at the
+    // data's end, not at a count).
+    let run = DcRun { total: usize::MAX, ..run };
+    dc_mcus(&run, &mut reader, &mut preds, &mut mcu, &mut go, &mut |_, _, _, _, d, _| {
+        diffs.push(d)
+    });
+    Ok(Some(Tail {
+        len: data.len() as u64,
+        probe: probe_at(data, x),
+        from: x as u64,
+        scan_start: start as u64,
+        end: reader.pos() as u64,
+        complete,
+        per_mcu: per_mcu as u32,
+        starts,
+        diffs,
+    }))
 }

@@ -294,3 +294,72 @@ pub fn read_header(data: &[u8]) -> Result<Header, Error> {
 pub fn decode_luma(data: &[u8], scale: Scale, limits: &Limits) -> Result<Luma, Error> {
     decode::decode_luma(data, scale, limits)
 }
+
+pub use decode::{Head, Tail};
+
+/// Decodes the first part of a JPEG's first scan, from its start to a little past byte
+/// `split`, for [`decode_luma_joined`]; meanwhile (another thread, another worker)
+/// [`decode_tail`] decodes the rest from `split`. Applies to sequential files decoded at
+/// [`Scale::Eighth`] without restart intervals, which is what large camera photos are;
+/// `Ok(None)` for anything else. Errors are those of [`decode_luma`] for the headers.
+///
+/// A Huffman-coded stream entered at an arbitrary byte soon falls into step with the real
+/// sequence of codes: from the first MCU start the two parts share, the tail's DC
+/// differences are exactly those one pass decodes. The joined plane equals
+/// [`decode_luma`]'s.
+///
+/// ```
+/// use schoon_jpeg::{decode_head, decode_luma, decode_luma_joined, decode_tail, Limits, Scale};
+///
+/// // A 64x64 greyscale JPEG whose 64 blocks have DC differences of +8 (every code "0" + 4
+/// // bits "1000") and no AC coefficients (EOB "0"): 6 bits per block, 48 bytes.
+/// let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x43, 0x00];
+/// jpeg.extend([1u8; 64]);
+/// jpeg.extend([0xFF, 0xC0, 0x00, 0x0B, 8, 0x00, 0x40, 0x00, 0x40, 1, 1, 0x11, 0]);
+/// jpeg.extend([0xFF, 0xC4, 0x00, 0x14, 0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
+/// jpeg.extend([0xFF, 0xC4, 0x00, 0x14, 0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+/// jpeg.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 63, 0]);
+/// jpeg.extend([0b0100_0010, 0b0001_0000, 0b1000_0100].repeat(16));
+/// jpeg.extend([0xFF, 0xD9]);
+///
+/// let limits = Limits::default();
+/// let split = jpeg.len() / 2;
+/// let tail = decode_tail(&jpeg, split, Scale::Eighth, &limits)?; // on another thread
+/// let head = decode_head(&jpeg, split, Scale::Eighth, &limits)?.expect("a sequential scan");
+/// let joined = decode_luma_joined(&jpeg, Scale::Eighth, &limits, head, tail.as_ref())?;
+/// assert_eq!(joined, decode_luma(&jpeg, Scale::Eighth, &limits)?);
+/// # Ok::<(), schoon_jpeg::Error>(())
+/// ```
+pub fn decode_head(
+    data: &[u8],
+    split: usize,
+    scale: Scale,
+    limits: &Limits,
+) -> Result<Option<Head>, Error> {
+    decode::decode_head(data, split, scale, limits)
+}
+
+/// Decodes the second part of a JPEG's first scan on its own, from about byte `split` to the
+/// end (see [`decode_head`]). `Ok(None)` where [`decode_head`] does not apply.
+pub fn decode_tail(
+    data: &[u8],
+    split: usize,
+    scale: Scale,
+    limits: &Limits,
+) -> Result<Option<Tail>, Error> {
+    decode::decode_tail(data, split, scale, limits)
+}
+
+/// [`decode_luma`] with the first scan taken from `head` and `tail` (see [`decode_head`]).
+/// The result equals `decode_luma(data, scale, limits)` exactly. Without a tail, or with
+/// one that does not meet the head (another file, or no shared MCU start in the head's
+/// margin), the rest of the scan is decoded here; a head of other data is ignored.
+pub fn decode_luma_joined(
+    data: &[u8],
+    scale: Scale,
+    limits: &Limits,
+    head: Head,
+    tail: Option<&Tail>,
+) -> Result<Luma, Error> {
+    decode::decode_joined(data, scale, limits, head, tail)
+}

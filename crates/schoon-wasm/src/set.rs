@@ -399,6 +399,44 @@ impl JsFilter {
         Ok(o.into())
     }
 
+    /// The first part of `checkImage` for a large JPEG whose decoding can be split in two
+    /// (see `jpegTail`): decodes the first scan from the start to a little past byte `split`
+    /// and keeps it, with the bytes, for `finishImage`. Returns `undefined` where the split
+    /// does not apply (small images, progressive or restart-coded JPEGs, other formats):
+    /// call `checkImage` then. Throws a `SchoonError` of kind `'caller'` for invalid options.
+    #[cfg(feature = "split")]
+    #[wasm_bindgen(js_name = startImage)]
+    pub fn start_image(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: Vec<u8>,
+        split: u32,
+        #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
+    ) -> Result<Option<ImageHead>, JsValue> {
+        let options = self.check_options(&options)?;
+        let head = schoon_core::jpeg_head(&bytes, split as usize, &options);
+        Ok(head.map(|head| ImageHead { head, bytes, options }))
+    }
+
+    /// Finishes `startImage`: joins its part with the `tail` that `jpegTail` decoded from the
+    /// same split point (in another worker, meanwhile), and answers as `checkImage` answers
+    /// for these bytes, bit for bit. Without a tail, or with one of other bytes, the rest is
+    /// decoded here.
+    #[cfg(feature = "split")]
+    #[wasm_bindgen(js_name = finishImage, unchecked_return_type = "ImageCheck")]
+    pub fn finish_image(
+        &self,
+        head: ImageHead,
+        #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array")] tail: Option<Vec<u8>>,
+    ) -> Result<JsValue, JsValue> {
+        let ImageHead { head, bytes, options } = head;
+        let tail = tail.as_deref().and_then(schoon_core::JpegTail::from_bytes);
+        let image = schoon_core::hash_image_joined(&bytes, &options, head, tail.as_ref())
+            .map_err(|e| js_error(&e))?;
+        let o = self.pdq_check(&image.pdq, image.plane.as_ref());
+        set_image_fields(&o, &image, true);
+        Ok(o.into())
+    }
+
     /// `checkImage` for pixels the platform decoded (`channels` 1 to 4; a canvas or an
     /// `ImageDecoder` frame gives RGBA, 4), hashed as the core hashes a decoded image of that
     /// size (fast mode: block means). Throws a `SchoonError` of kind `'caller'` for a buffer
@@ -482,6 +520,31 @@ impl JsFilter {
         set(&o, "windows", windows);
         o
     }
+}
+
+/// The first part of a split JPEG decode (`Filter.startImage`), with the file's bytes; pass
+/// it to `Filter.finishImage`, which consumes it.
+#[cfg(feature = "split")]
+#[wasm_bindgen]
+pub struct ImageHead {
+    head: schoon_core::JpegHead,
+    bytes: Vec<u8>,
+    options: schoon_core::HashOptions,
+}
+
+/// The second part of a large JPEG's decoding, from about byte `split` to the end, for
+/// `Filter.finishImage` in another worker: two cores hash one photo in about half the time.
+/// Returns `undefined` where the split does not apply (as `Filter.startImage` does). The
+/// bytes it returns are an opaque encoding of the part.
+#[cfg(feature = "split")]
+#[wasm_bindgen(js_name = jpegTail)]
+pub fn jpeg_tail(
+    bytes: &[u8],
+    split: u32,
+    #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
+) -> Result<Option<Vec<u8>>, JsValue> {
+    let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
+    Ok(schoon_core::jpeg_tail(bytes, split as usize, &options).map(|t| t.to_bytes()))
 }
 
 #[cfg(feature = "index")]
