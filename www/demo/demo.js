@@ -1,6 +1,7 @@
 // The demo page: one guard protecting the form. Options can be tried from the query string,
 // e.g. /?failMode=open, /?decoder=platform, /?confirm=0 (a filter hit then blocks by itself),
-// /?regions=0 (whole images only: crops and captions of listed images then pass).
+// /?regions=0 (whole images only: crops and captions of listed images then pass), /?parallel=0
+// (one worker decodes large JPEGs).
 
 import { createGuard } from '/dist/index.js';
 import config from '/demo/config.js';
@@ -12,6 +13,7 @@ if (params.has('failMode')) options.failMode = params.get('failMode');
 if (params.has('decoder')) options.decoder = params.get('decoder');
 if (params.has('cache')) options.filterCache = params.get('cache');
 if (params.get('regions') === '0') options.regions = false;
+if (params.get('parallel') === '0') options.parallel = false;
 
 const guard = createGuard(options);
 window.schoonGuard = guard; // for the tests and the curious

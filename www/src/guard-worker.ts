@@ -23,8 +23,8 @@ import type {
   Phase,
   Timings,
 } from './options.js';
-import { loadModule } from './modules.js';
-import type { TailRequest, TailResponse } from './tail-worker.js';
+import { compileModule, loadModule } from './modules.js';
+import type { ExactKind, TailRequest, TailResponse } from './tail-worker.js';
 import { decodeWithPlatform, hasPlatformDecoder, sniff, type SniffedFormat } from './platform-decode.js';
 
 type HashKind = 'md5' | 'sha1' | 'sha256' | 'pdq';
@@ -43,6 +43,8 @@ interface Engine {
   filter: Filter | undefined;
   /** The formats its decoders handle (`formats()`). */
   formats: string[];
+  /** The compiled module (shared with the second worker). */
+  module: WebAssembly.Module;
 }
 
 
@@ -97,8 +99,9 @@ async function engine(name: ModuleName): Promise<Engine> {
   let e = engines.get(name);
   if (!e) {
     e = (async () => {
-      const glue = await loadModule(name, config?.wasmUrls[name]);
-      return { name, glue, filter: undefined, formats: glue.formats() };
+      const module = await compileModule(name, config?.wasmUrls[name]);
+      const glue = await loadModule(name, module);
+      return { name, glue, filter: undefined, formats: glue.formats(), module };
     })();
     engines.set(name, e);
     e.catch(() => engines.delete(name)); // let a later call retry (e.g. a network error)
@@ -245,7 +248,7 @@ async function ensureFilter(refresh: boolean): Promise<FilterStatus> {
     loading = undefined;
   });
   await loading;
-  if (held) startHelper();
+  if (held) await startHelper();
   return held ? held.status : (heldError ?? { state: 'error', error: { message: 'no filter loaded' } });
 }
 
@@ -253,9 +256,14 @@ async function ensureFilter(refresh: boolean): Promise<FilterStatus> {
 
 /** JPEGs from this size on are decoded in two parts (a 12 MP photo has 2 to 5 MB). */
 const SPLIT_MIN_BYTES = 1 << 20;
-/** Where the guard's worker hands over to the second worker: it also computes the exact
- * hashes meanwhile, so it takes the smaller part. */
-const SPLIT_AT = 0.45;
+/** What the two workers' shares cost (measured in Chromium on 12 MP photos): ms per MB of
+ * entropy decoding here and in the second worker, which also computes the exact hashes
+ * (`crypto.subtle`; MD5 in the module) and starts about 2 ms later (the copy of the bytes).
+ * The guard's worker takes the larger part of the decode. */
+const HEAD_MS_PER_MB = 7;
+const TAIL_MS_PER_MB = 8;
+const TAIL_START_MS = 2;
+const EXACT_MS_PER_MB: Record<ExactKind, number> = { md5: 3.2, sha1: 1.7, sha256: 1.9 };
 /** A tail later than this is not waited for (the first part then decodes the rest). */
 const TAIL_TIMEOUT_MS = 5_000;
 
@@ -268,7 +276,7 @@ class TailHelper {
   readonly ready: Promise<boolean>;
   usable = false;
 
-  constructor(module: ModuleName, wasmUrl: string | undefined) {
+  constructor(name: ModuleName, wasm: WebAssembly.Module) {
     this.#worker = new Worker(new URL('./tail-worker.js', import.meta.url), { type: 'module' });
     this.#worker.addEventListener('message', (e: MessageEvent<TailResponse>) => {
       const done = this.#waiting.get(e.data.id);
@@ -276,7 +284,7 @@ class TailHelper {
       done?.(e.data);
     });
     this.#worker.addEventListener('error', () => this.#fail());
-    const init: TailRequest = wasmUrl === undefined ? { type: 'init', id: 0, module } : { type: 'init', id: 0, module, wasmUrl };
+    const init: TailRequest = { type: 'init', id: 0, module: name, wasm };
     this.ready = this.#send(init, []).then((r) => (this.usable = r.ok));
   }
 
@@ -293,44 +301,51 @@ class TailHelper {
     this.#waiting.clear();
   }
 
-  /** The encoded second part of `bytes` from `split` (a copy of the bytes goes over). */
-  tail(bytes: Uint8Array, split: number, c: WorkerConfig): Promise<Uint8Array | undefined> {
+  /** The encoded second part of `bytes` from `split` and the `exact` hashes (a copy of the
+   * bytes goes over); undefined if the second worker failed or is late. */
+  tail(bytes: Uint8Array, split: number, exact: ExactKind[], c: WorkerConfig): Promise<TailResponse | undefined> {
     const copy = bytes.slice();
-    const req: TailRequest = { type: 'tail', id: this.#next++, bytes: copy, split, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes };
-    const answer = this.#send(req, [copy.buffer]).then((r) => r.tail);
+    const req: TailRequest = { type: 'tail', id: this.#next++, bytes: copy, split, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes, exact };
+    const answer = this.#send(req, [copy.buffer]).then((r) => (r.ok ? r : undefined));
     const late = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), TAIL_TIMEOUT_MS));
     return Promise.race([answer, late]);
   }
 }
 
 let helper: TailHelper | undefined;
+let helperStarted = false;
 
-/** Starts the second worker (once) where it can help: two cores or more, option on. */
-function startHelper(): void {
+/** Starts the second worker (once) where it can help: two cores or more, option on. It gets
+ * the primary engine's compiled module. */
+async function startHelper(): Promise<void> {
   const c = need();
   const cores = typeof navigator !== 'undefined' ? (navigator.hardwareConcurrency ?? 1) : 1;
-  if (helper || !c.parallel || cores < 2 || typeof Worker === 'undefined') return;
+  if (helperStarted || !c.parallel || cores < 2 || typeof Worker === 'undefined') return;
   const name = primaryModule(c);
   if (name === 'full') return; // the full module is built without the split (size)
+  helperStarted = true;
   try {
-    helper = new TailHelper(name, c.wasmUrls[name]);
+    helper = new TailHelper(name, (await engine(name)).module);
   } catch {
     // No nested workers here: one worker does everything.
   }
 }
 
-/** A split decode of a large JPEG, started before the exact hashes so that both parts run
- * at the same time. */
+/** A split decode of a large JPEG: the second worker's answer (its part and the exact
+ * hashes), on its way while this worker decodes the first part. */
 interface Split {
   at: number;
-  tail: Promise<Uint8Array | undefined>;
+  answer: Promise<TailResponse | undefined>;
 }
 
-function startSplit(bytes: Uint8Array, format: SniffedFormat | undefined): Split | undefined {
+function startSplit(bytes: Uint8Array, format: SniffedFormat | undefined, exact: ExactKind[]): Split | undefined {
   if (format !== 'jpeg' || bytes.length < SPLIT_MIN_BYTES || !helper?.usable) return undefined;
-  const at = Math.floor(bytes.length * SPLIT_AT);
-  const tail = helper.tail(bytes, at, need()).catch(() => undefined);
-  return { at, tail };
+  // Equal times: this worker decodes the fraction `f`, the other `1 - f` and hashes.
+  const mb = bytes.length / (1 << 20);
+  const extra = exact.reduce((ms, k) => ms + EXACT_MS_PER_MB[k], 0) + TAIL_START_MS / mb;
+  const f = Math.min(0.9, Math.max(0.3, (TAIL_MS_PER_MB + extra) / (HEAD_MS_PER_MB + TAIL_MS_PER_MB)));
+  const at = Math.floor(bytes.length * f);
+  return { at, answer: helper.tail(bytes, at, exact, need()).catch(() => undefined) };
 }
 
 // ---- checking a file ------------------------------------------------------------------------
@@ -379,7 +394,7 @@ async function checkPdq(bytes: Uint8Array, format: SniffedFormat, split: Split |
     // A large photo: this worker decodes the first part while the second worker decodes the
     // rest; the joined answer is checkImage's, bit for bit.
     const head = split ? e.filter!.startImage(bytes, split.at, limits) : undefined;
-    const tail = head ? await split!.tail : undefined;
+    const tail = head ? (await split!.answer)?.tail : undefined;
     const r = head ? e.filter!.finishImage(head, tail) : e.filter!.checkImage(bytes, limits);
     const parts = tail !== undefined ? { parts: 2 } : {};
     return {
@@ -528,18 +543,20 @@ async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: n
   const kinds = filter.kinds as HashKind[];
   const hashes: FileHashes = { bytes: bytes.length };
 
-  // A large JPEG's second part starts first, in the second worker; then the digests
-  // (synchronous here) and PDQ.
+  // A large JPEG: the second worker decodes the second part and computes the exact hashes
+  // while this one decodes the first part. Otherwise the platform's digests start here
+  // (synchronously, in Chromium) and PDQ follows.
   const format = sniff(bytes);
-  const split = kinds.includes('pdq') ? startSplit(bytes, format) : undefined;
+  const exactKinds = kinds.filter((k): k is ExactKind => k !== 'pdq');
+  const split = kinds.includes('pdq') ? startSplit(bytes, format, exactKinds) : undefined;
   const tExact = performance.now();
   const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
   const digest = (algo: 'SHA-256' | 'SHA-1', fallback: (b: Uint8Array) => string): Promise<string> =>
     subtle
       ? subtle.digest(algo, bytes as BufferSource).then((d) => hex(new Uint8Array(d)))
       : Promise.resolve(fallback(bytes));
-  const sha256 = kinds.includes('sha256') ? digest('SHA-256', primary.glue.sha256) : undefined;
-  const sha1 = kinds.includes('sha1') ? digest('SHA-1', primary.glue.sha1) : undefined;
+  const sha256 = !split && kinds.includes('sha256') ? digest('SHA-256', primary.glue.sha256) : undefined;
+  const sha1 = !split && kinds.includes('sha1') ? digest('SHA-1', primary.glue.sha1) : undefined;
   // Keep both promises observed so a rejection is never unhandled while PDQ runs.
   sha256?.catch(() => undefined);
   sha1?.catch(() => undefined);
@@ -574,10 +591,12 @@ async function check(file: Blob, progress: (p: Phase, loaded?: number, total?: n
   }
 
   progress('hashing');
-  if (kinds.includes('md5')) hashes.md5 = primary.glue.md5(bytes);
+  // From the second worker when it had the file (here if it failed).
+  const helped = split ? await split.answer : undefined;
+  if (kinds.includes('md5')) hashes.md5 = helped?.md5 ?? primary.glue.md5(bytes);
   try {
-    if (sha1) hashes.sha1 = await sha1;
-    if (sha256) hashes.sha256 = await sha256;
+    if (kinds.includes('sha1')) hashes.sha1 = helped?.sha1 ?? (await (sha1 ?? digest('SHA-1', primary.glue.sha1)));
+    if (kinds.includes('sha256')) hashes.sha256 = helped?.sha256 ?? (await (sha256 ?? digest('SHA-256', primary.glue.sha256)));
   } catch (e) {
     return fail('hash', `hashing failed: ${messageOf(e)}`);
   }

@@ -1,5 +1,6 @@
-// The guard's second worker: decodes the second part of a large JPEG (`jpegTail`) while the
-// guard's worker decodes the first (`Filter.startImage`), so that two cores hash one photo.
+// The guard's second worker: decodes the second part of a large JPEG (`jpegTail`) and computes
+// the file's exact hashes while the guard's worker decodes the first part
+// (`Filter.startImage`), so that two cores hash one photo.
 // Started by guard-worker.ts as a module worker. It sees the file's bytes and nothing else,
 // and answers each request once, in order.
 
@@ -8,14 +9,26 @@ import { loadModule } from './modules.js';
 import type { ModuleName } from './options.js';
 
 export type TailRequest =
-  | { type: 'init'; id: number; module: ModuleName; wasmUrl?: string }
-  | { type: 'tail'; id: number; bytes: Uint8Array; split: number; maxPixels: number; maxInputBytes: number };
+  | { type: 'init'; id: number; module: ModuleName; wasm: WebAssembly.Module }
+  | { type: 'tail'; id: number; bytes: Uint8Array; split: number; maxPixels: number; maxInputBytes: number; exact: ExactKind[] };
 
-/** `tail`: the encoded part, or undefined where the split does not apply or failed. */
+export type ExactKind = 'md5' | 'sha1' | 'sha256';
+
+/** `tail`: the encoded part, or undefined where the split does not apply or failed; the
+ * exact hashes asked for, as lowercase hex. */
 export interface TailResponse {
   id: number;
   ok: boolean;
   tail?: Uint8Array;
+  md5?: string;
+  sha1?: string;
+  sha256?: string;
+}
+
+function hex(b: ArrayBuffer): string {
+  let s = '';
+  for (const x of new Uint8Array(b)) s += x.toString(16).padStart(2, '0');
+  return s;
 }
 
 interface Scope {
@@ -30,16 +43,28 @@ scope.addEventListener('message', (event) => {
   void (async (): Promise<void> => {
     try {
       if (req.type === 'init') {
-        glue = loadModule(req.module, req.wasmUrl);
+        glue = loadModule(req.module, req.wasm);
         await glue;
         scope.postMessage({ id: req.id, ok: true });
         return;
       }
       const g = await (glue ?? Promise.reject(new Error('not initialised')));
+      const out: TailResponse = { id: req.id, ok: true };
+      // The digests first (crypto.subtle hashes on the calling thread in Chromium).
+      const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
+      for (const kind of req.exact) {
+        if (kind === 'md5') out.md5 = g.md5(req.bytes);
+        else if (subtle) out[kind] = hex(await subtle.digest(kind === 'sha1' ? 'SHA-1' : 'SHA-256', req.bytes as BufferSource));
+        else out[kind] = kind === 'sha1' ? g.sha1(req.bytes) : g.sha256(req.bytes);
+      }
       const options = { mode: 'fast' as const, maxPixels: req.maxPixels, maxInputBytes: req.maxInputBytes };
       const tail = g.jpegTail(req.bytes, req.split, options);
-      if (tail === undefined) scope.postMessage({ id: req.id, ok: true });
-      else scope.postMessage({ id: req.id, ok: true, tail }, [tail.buffer]);
+      if (tail === undefined) {
+        scope.postMessage(out);
+      } else {
+        out.tail = tail;
+        scope.postMessage(out, [tail.buffer]);
+      }
     } catch {
       scope.postMessage({ id: req.id, ok: false });
     }

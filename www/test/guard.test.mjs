@@ -401,17 +401,30 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       // The one-pass hashes of the same bytes (this module, on the page).
       const m = await import('/dist/index.js');
       await m.init();
-      const single = m.hashImage(new Uint8Array(await blob.arrayBuffer()), { mode: 'fast', dihedral: true });
-      return { longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings, hashes: result.hashes, single };
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const single = { ...m.hashImage(bytes, { mode: 'fast', dihedral: true }), ...m.exactHashes(bytes) };
+      // And a guard with one worker (option `parallel: false`).
+      const { default: config } = await import('/demo/config.js');
+      const one = m.createGuard({ filterUrl: config.filterUrl, publicKey: config.publicKey, filterCache: 'none', parallel: false });
+      const oneWorker = (await one.check(blob)).hashes;
+      one.close();
+      return { oneWorker, longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings, hashes: result.hashes, single };
     });
     console.log(`  12 MP JPEG (${out.size} bytes): ${out.verdict} in ${out.ms.toFixed(0)} ms, ${out.frames} frames meanwhile, long tasks: ${JSON.stringify(out.longTasks)}, timings ${JSON.stringify(out.timings, (k, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`);
     assert.equal(out.verdict, 'clean');
     assert.deepEqual([out.width, out.height], [4032, 3024]);
     // Decoded by two workers (option `parallel`), with the one-pass hashes bit for bit.
+    // The exact hashes come from the second worker.
     assert.equal(out.hashes.parts, 2);
     assert.equal(out.hashes.pdq, out.single.pdq);
     assert.equal(out.hashes.quality, out.single.quality);
     assert.deepEqual(out.hashes.pdqDihedral, out.single.pdqDihedral);
+    const kinds = ['md5', 'sha1', 'sha256'].filter((k) => out.hashes[k] !== undefined);
+    assert.ok(kinds.includes('sha256'), `exact hashes ${kinds}`);
+    for (const k of kinds) assert.equal(out.hashes[k], out.single[k], k);
+    // One worker: the same hashes, no parts.
+    assert.equal(out.oneWorker.parts, undefined);
+    for (const k of ['pdq', 'quality', ...kinds]) assert.equal(out.oneWorker[k], out.hashes[k], k);
     assert.deepEqual(out.longTasks.filter((d) => d > 50), []);
     for (const phase of ['reading', 'hashing', 'checking']) assert.ok(out.phases.includes(phase), `${phase} in ${out.phases}`);
     await context.close();

@@ -303,6 +303,15 @@ pub struct JpegHead {
     len: usize,
 }
 
+impl JpegHead {
+    /// Whether `tail`, decoded from the same `bytes` and split point, falls into step with
+    /// this head, so that [`hash_image_joined`] takes the rest of the scan from it (and does
+    /// not decode it again).
+    pub fn meets(&self, tail: &JpegTail, bytes: &[u8]) -> bool {
+        self.head.meets(tail, bytes).is_some()
+    }
+}
+
 /// [`hash_image`] of `bytes` from the two parts of a split decode: the same answer, bit for
 /// bit. A tail of other bytes, or none, costs time, never correctness: the rest of the
 /// scan is then decoded here. `head` must come from [`jpeg_head`] on the same bytes and

@@ -54,6 +54,13 @@ fn joined_equals_hash_image_at_every_split() {
         for split in splits(jpeg.len()) {
             let tail = jpeg_tail(&jpeg, split, &options);
             let head = jpeg_head(&jpeg, split, &options).expect("splits a large baseline jpeg");
+            if split < jpeg.len() - 2048 {
+                // The tail really takes over (the join is not the head decoding everything).
+                assert!(
+                    head.meets(tail.as_ref().expect("a tail"), &jpeg),
+                    "seed {seed} split {split}"
+                );
+            }
             let joined = hash_image_joined(&jpeg, &options, head, tail.as_ref()).expect("joins");
             assert_eq!(joined, whole, "seed {seed} split {split}");
             // Without the tail the head decodes the rest itself.
@@ -146,7 +153,7 @@ fn corpus_photos_join_exactly() {
             let split = bytes.len() * k / 20;
             let Some(head) = jpeg_head(&bytes, split, &options) else { continue };
             let tail = jpeg_tail(&bytes, split, &options);
-            assert!(tail.is_some(), "{path:?}");
+            assert!(head.meets(tail.as_ref().expect("a tail"), &bytes), "{path:?} split {split}");
             let joined = hash_image_joined(&bytes, &options, head, tail.as_ref()).expect("joins");
             assert_eq!(joined, whole, "{path:?} split {split}");
             split_files += 1;
@@ -154,4 +161,56 @@ fn corpus_photos_join_exactly() {
     }
     eprintln!("{split_files} corpus splits joined exactly");
     assert!(split_files >= 12, "the 12 MP photos split");
+}
+
+/// Damaged files (changed bytes, cut files, stray markers, missing runs) split anywhere: the
+/// joined decode equals the one-pass decode, error for error, and nothing panics.
+#[test]
+fn damaged_files_join_as_one_pass() {
+    use schoon_jpeg::{Limits, Scale, decode_head, decode_luma, decode_luma_joined, decode_tail};
+    let original = photo(6, false);
+    let limits = Limits::default();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut applied = 0;
+    for case in 0..48 {
+        let mut b = original.clone();
+        let at = |r: u64, len: usize| (r as usize) % len.max(1);
+        match case % 4 {
+            0 => {
+                for _ in 0..1 + rnd() % 20 {
+                    let i = at(rnd(), b.len());
+                    b[i] = rnd() as u8;
+                }
+            }
+            1 => b.truncate(at(rnd(), b.len()).max(1)),
+            2 => {
+                let i = at(rnd(), b.len());
+                b.splice(i..i, [0xFF, 0xD0 + (rnd() % 10) as u8]);
+            }
+            _ => {
+                let i = at(rnd(), b.len());
+                let j = (i + at(rnd(), 5000)).min(b.len());
+                b.drain(i..j);
+            }
+        }
+        let one = decode_luma(&b, Scale::Eighth, &limits);
+        let split = at(rnd(), b.len() + 1);
+        let tail = decode_tail(&b, split, Scale::Eighth, &limits);
+        let Ok(Some(head)) = decode_head(&b, split, Scale::Eighth, &limits) else { continue };
+        applied += 1;
+        let tail = tail.expect("the head's headers parsed, so do the tail's");
+        let joined = decode_luma_joined(&b, Scale::Eighth, &limits, head, tail.as_ref());
+        match (&one, &joined) {
+            (Ok(a), Ok(j)) => assert!(a == j, "case {case}, split {split}"),
+            (Err(a), Err(j)) => assert_eq!(a.to_string(), j.to_string(), "case {case}"),
+            _ => panic!("case {case}, split {split}: {one:?} vs {joined:?}"),
+        }
+    }
+    assert!(applied >= 24, "only {applied} damaged files were split");
 }

@@ -65,6 +65,19 @@ impl<'a> BitReader<'a> {
         BitReader { data, pos: pos.min(data.len()), acc, nbits, virt, stopped, origin, skipped }
     }
 
+    /// Entropy-coded bits (stuffing not counted) between where the reader started and byte
+    /// `x`, once the reader has loaded past `x` without meeting a marker; `x` must not be the
+    /// stuffed zero after an 0xFF. `None` before that.
+    pub(crate) fn bits_before(&self, x: usize) -> Option<u64> {
+        if x < self.origin || x > self.pos || self.stopped {
+            return None;
+        }
+        // Every 0xFF loaded so far was followed by a skipped stuffed zero.
+        let ff_after = self.data.get(x..self.pos)?.iter().filter(|&&b| b == 0xFF).count();
+        let skipped_before = self.skipped.checked_sub(ff_after)?;
+        Some(((x - self.origin).checked_sub(skipped_before)? as u64) * 8)
+    }
+
     /// Entropy-coded bits consumed since the reader started (stuffed bytes not counted,
     /// virtual zero bits counted): the same stream position gives the same number whatever
     /// the refill history.

@@ -906,7 +906,7 @@ pub struct Tail {
     complete: bool,
     /// Needed blocks per MCU (values of `diffs` per entry of `starts`).
     per_mcu: u32,
-    /// Start of each MCU, in entropy-coded bits from `scan_start` (stuffing not counted).
+    /// Start of each MCU, in entropy-coded bits from `from` (stuffing not counted).
     starts: Vec<u64>,
     /// DC differences of the needed blocks, MCU by MCU.
     diffs: Vec<i32>,
@@ -1142,6 +1142,12 @@ pub struct Head {
     end: usize,
     /// MCU index of `window[0]`.
     window_first: usize,
+    /// The split point, and the entropy-coded bits before it: a tail's positions plus this
+    /// are the head's.
+    from: usize,
+    offset: u64,
+    /// Needed blocks per MCU.
+    per_mcu: usize,
     /// Stream position and DC predictors at the start of each MCU past the split point.
     window: Vec<(u64, [i32; 4])>,
 }
@@ -1158,6 +1164,32 @@ impl core::fmt::Debug for Head {
 }
 
 impl Head {
+    /// Where `tail` takes over: the first MCU start the two share, as (MCU index, index in
+    /// the tail, DC predictors there). `None` for a tail of other bytes or another split
+    /// point, or one that does not fall into step within the head's margin.
+    fn meet(&self, t: &Tail, data: &[u8]) -> Option<(usize, usize, [i32; 4])> {
+        let ours = t.complete
+            && !self.done
+            && t.from == self.from as u64
+            && t.len == self.len
+            && t.scan_start == self.scan_start as u64
+            && usize::try_from(t.per_mcu).ok() == Some(self.per_mcu)
+            && t.probe == probe_at(data, self.from);
+        if !ours {
+            return None;
+        }
+        self.window.iter().enumerate().find_map(|(i, (at, preds))| {
+            let j = t.starts.binary_search(&at.checked_sub(self.offset)?).ok()?;
+            Some((self.window_first + i, j, *preds))
+        })
+    }
+
+    /// The MCU from which `tail` (of the same bytes) would supply the DC values, or `None`
+    /// when it does not meet this head (the head then decodes the rest itself).
+    pub fn meets(&self, tail: &Tail, data: &[u8]) -> Option<usize> {
+        self.meet(tail, data).map(|(m, _, _)| m)
+    }
+
     /// Whether this head was decoded from `p`'s data at `scale`.
     fn fits(&self, p: &Parser<'_>, scale: Scale) -> bool {
         self.scan_start == p.pos
@@ -1174,42 +1206,32 @@ impl Head {
         scan: &Scan,
         tail: Option<&Tail>,
     ) -> Result<(State, usize), Error> {
+        let met = tail.and_then(|t| Some((t, self.meet(t, p.data)?)));
         let mut st = self.state;
         st.scans = 1;
         if self.done {
             return Ok((st, self.end));
         }
         let run = st.dc_run(p, scan)?;
-        let usable = tail.filter(|t| {
-            t.complete
-                && t.len == self.len
-                && t.scan_start == self.scan_start as u64
-                && usize::try_from(t.per_mcu).ok() == Some(run.per_mcu)
-        });
-        if let Some(t) = usable {
-            for (i, (at, preds)) in self.window.iter().enumerate() {
-                if let Ok(j) = t.starts.binary_search(at) {
-                    let m = self.window_first + i;
-                    let mut preds = *preds;
-                    let count = run.total.saturating_sub(m).min(t.starts.len() - j);
-                    let mut diffs =
-                        t.diffs.get(j.saturating_mul(run.per_mcu)..).unwrap_or(&[]).iter();
-                    for mcu in m..m + count {
-                        for (c, pred) in run.comps.iter().zip(preds.iter_mut()) {
-                            if !c.needed {
-                                continue;
-                            }
-                            for by in 0..c.v {
-                                for bx in 0..c.h {
-                                    *pred = pred.wrapping_add(diffs.next().copied().unwrap_or(0));
-                                    st.put_dc(&run, c, mcu, bx, by, *pred);
-                                }
-                            }
+        if let Some((t, (m, j, mut preds))) = met
+            && run.per_mcu == self.per_mcu
+        {
+            let count = run.total.saturating_sub(m).min(t.starts.len() - j);
+            let mut diffs = t.diffs.get(j.saturating_mul(run.per_mcu)..).unwrap_or(&[]).iter();
+            for mcu in m..m + count {
+                for (c, pred) in run.comps.iter().zip(preds.iter_mut()) {
+                    if !c.needed {
+                        continue;
+                    }
+                    for by in 0..c.v {
+                        for bx in 0..c.h {
+                            *pred = pred.wrapping_add(diffs.next().copied().unwrap_or(0));
+                            st.put_dc(&run, c, mcu, bx, by, *pred);
                         }
                     }
-                    return Ok((st, usize::try_from(t.end).unwrap_or(p.data.len())));
                 }
             }
+            return Ok((st, usize::try_from(t.end).unwrap_or(p.data.len())));
         }
         let mut r = BitReader::resume(p.data, self.reader);
         let (mut preds, mut mcu) = (self.preds, self.mcu);
@@ -1250,12 +1272,16 @@ pub(crate) fn decode_head(
     let (mut preds, mut mcu) = ([0i32; 4], 0usize);
     let mut window = Vec::new();
     let mut window_first = None;
+    let mut offset = None;
     let mut go = |r: &BitReader<'_>, preds: &[i32; 4], m: usize| {
         if r.pos() < x {
             return true;
         }
         if r.pos() >= stop {
             return false;
+        }
+        if offset.is_none() {
+            offset = r.bits_before(x);
         }
         window_first.get_or_insert(m);
         window.push((r.consumed(), *preds));
@@ -1264,7 +1290,6 @@ pub(crate) fn decode_head(
     let done = dc_mcus(&run, &mut r, &mut preds, &mut mcu, &mut go, &mut |c, m, bx, by, _, v| {
         st.put_dc(&run, c, m, bx, by, v);
     });
-    drop(run);
     Ok(Some(Head {
         len: data.len() as u64,
         scan_start: start,
@@ -1275,7 +1300,11 @@ pub(crate) fn decode_head(
         done,
         end: r.pos(),
         window_first: window_first.unwrap_or(mcu),
-        window,
+        // Without an offset (the reader met a marker) no tail is ever joined.
+        window: if offset.is_some() { window } else { Vec::new() },
+        from: x,
+        offset: offset.unwrap_or(0),
+        per_mcu: run.per_mcu,
     }))
 }
 
@@ -1305,9 +1334,6 @@ pub(crate) fn decode_tail(
     let per_mcu = run.per_mcu;
     let start = p.pos;
     let x = split_start(data, start, from);
-    // Bits before `x`, stuffing not counted (no markers inside a scan without restarts).
-    let stuffed = data.get(start..x).map_or(0, |d| d.iter().filter(|&&b| b == 0xFF).count());
-    let base = ((x - start).saturating_sub(stuffed) as u64) * 8;
     // A bound on the work and memory spent on garbage before the tail falls into step.
     let cap = run.total.saturating_mul(2);
     let mut reader = BitReader::new(data, x);
@@ -1320,7 +1346,7 @@ pub(crate) fn decode_tail(
             complete = false;
             return false;
         }
-        starts.push(base + r.consumed());
+        starts.push(r.consumed());
         true
     };
     // MCUs are counted from the split point, up to the cap (the tail's real end is at the
