@@ -755,8 +755,8 @@ pub(crate) fn decode_luma(data: &[u8], scale: Scale, limits: &Limits) -> Result<
 }
 
 /// [`decode_luma`], with the first scan already decoded in two parts by `first` (see
-/// [`Head::join`]).
-fn decode_from(
+/// [`Head::join`]; [`crate::decode_luma_joined`]).
+pub(crate) fn decode_from(
     data: &[u8],
     scale: Scale,
     limits: &Limits,
@@ -1306,17 +1306,6 @@ pub(crate) fn decode_head(
         offset: offset.unwrap_or(0),
         per_mcu: run.per_mcu,
     }))
-}
-
-/// See [`crate::decode_luma_joined`].
-pub(crate) fn decode_joined(
-    data: &[u8],
-    scale: Scale,
-    limits: &Limits,
-    head: Head,
-    tail: Option<&Tail>,
-) -> Result<Luma, Error> {
-    decode_from(data, scale, limits, Some((head, tail)))
 }
 
 /// See [`crate::decode_tail`].

@@ -22,6 +22,14 @@
 //! CMYK/YCCK) returns [`Error::Unsupported`] so that the caller can fall back
 //! to a full decoder.
 //!
+//! # Two-part decoding
+//!
+//! A large photo's first scan can be decoded by two threads (or two browser workers):
+//! [`decode_head`] from the start, [`decode_tail`] from a byte in the middle, joined by
+//! [`decode_luma_joined`] into exactly the plane [`decode_luma`] gives. The tail falls into
+//! step with the real sequence of Huffman codes within a few MCUs; from the first MCU start
+//! both parts share, its DC differences are those of one pass.
+//!
 //! # Damaged data
 //!
 //! Truncated or corrupt *entropy-coded* data is not an error, as in libjpeg:
@@ -361,5 +369,5 @@ pub fn decode_luma_joined(
     head: Head,
     tail: Option<&Tail>,
 ) -> Result<Luma, Error> {
-    decode::decode_joined(data, scale, limits, head, tail)
+    decode::decode_from(data, scale, limits, Some((head, tail)))
 }
