@@ -408,7 +408,31 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       const one = m.createGuard({ filterUrl: config.filterUrl, publicKey: config.publicKey, filterCache: 'none', parallel: false });
       const oneWorker = (await one.check(blob)).hashes;
       one.close();
-      return { oneWorker, longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings, hashes: result.hashes, single };
+      // The split itself, through the module's API: the bytes held in the module
+      // (`FileBytes`), a head, and a tail from the same split point, from another one, or none.
+      const g = await import('/pkg/web/schoon.js');
+      const filter = new g.Filter(new Uint8Array(await (await fetch(config.filterUrl)).arrayBuffer()), { publicKey: config.publicKey });
+      const opts = { mode: 'fast' };
+      const file = new g.FileBytes(bytes);
+      const at = Math.floor(bytes.length * 0.6);
+      const join = (tail) => JSON.stringify(filter.finishImage(filter.startImage(file, at, opts), file, tail));
+      const head = filter.startImage(file, at, opts);
+      const small = await (await fetch('/examples/listed/known-1.jpg')).arrayBuffer();
+      const smallFile = new g.FileBytes(new Uint8Array(small));
+      const smallHead = filter.startImage(smallFile, small.byteLength >> 1, opts);
+      const api = {
+        whole: JSON.stringify(filter.checkImage(bytes, opts)),
+        joined: [g.jpegTail(bytes, at, opts), undefined, g.jpegTail(bytes, at - 5000, opts), new Uint8Array(8)].map(join),
+        split: head.split,
+        length: file.length,
+        copy: m.sha256(file.toBytes()) === m.sha256(bytes),
+        small: { split: smallHead.split, tail: g.jpegTail(new Uint8Array(small), small.byteLength >> 1, opts), same: JSON.stringify(filter.finishImage(smallHead, smallFile)) === JSON.stringify(filter.checkImage(new Uint8Array(small), opts)) },
+      };
+      head.free();
+      file.free();
+      smallFile.free();
+      filter.free();
+      return { api, oneWorker, longTasks, frames, phases: [...new Set(phases)], ms, size: blob.size, verdict: result.verdict, width: result.hashes.width, height: result.hashes.height, timings: result.timings, hashes: result.hashes, single };
     });
     console.log(`  12 MP JPEG (${out.size} bytes): ${out.verdict} in ${out.ms.toFixed(0)} ms, ${out.frames} frames meanwhile, long tasks: ${JSON.stringify(out.longTasks)}, timings ${JSON.stringify(out.timings, (k, v) => (typeof v === 'number' ? Math.round(v * 10) / 10 : v))}`);
     assert.equal(out.verdict, 'clean');
@@ -425,6 +449,12 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
     // One worker: the same hashes, no parts.
     assert.equal(out.oneWorker.parts, undefined);
     for (const k of ['pdq', 'quality', ...kinds]) assert.equal(out.oneWorker[k], out.hashes[k], k);
+    // The module's split API: every way of finishing gives checkImage's answer.
+    assert.equal(out.api.split, true);
+    assert.equal(out.api.length, out.size);
+    assert.equal(out.api.copy, true);
+    for (const [i, joined] of out.api.joined.entries()) assert.equal(joined, out.api.whole, `tail ${i}`);
+    assert.deepEqual(out.api.small, { split: false, tail: undefined, same: true });
     assert.deepEqual(out.longTasks.filter((d) => d > 50), []);
     for (const phase of ['reading', 'hashing', 'checking']) assert.ok(out.phases.includes(phase), `${phase} in ${out.phases}`);
     await context.close();

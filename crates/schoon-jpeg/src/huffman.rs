@@ -145,6 +145,19 @@ impl HuffTable {
         None
     }
 
+    /// [`Self::decode_window`] through the `LB`-bit lookup table where the code fits in it.
+    fn decode_fast(&self, w: u32, len: u32) -> Option<(u32, u8)> {
+        let i = if len >= LB { w >> (len - LB) } else { w << (LB - len) };
+        let e = self.lut.get(i as usize & LMASK).copied().unwrap_or(0);
+        let l = u32::from(e >> 8);
+        match l {
+            0 if len > LB => self.decode_window(w, len),
+            0 => None,
+            l if l <= len => Some((l, e as u8)),
+            _ => None,
+        }
+    }
+
     fn build_multi(&mut self) {
         for i in 0..MSIZE {
             let mut used = 0u32;
@@ -154,7 +167,7 @@ impl HuffTable {
             while used < MB {
                 let rem = MB - used;
                 let w = (i as u32) & ((1 << rem) - 1);
-                let Some((l, sym)) = self.decode_window(w, rem) else {
+                let Some((l, sym)) = self.decode_fast(w, rem) else {
                     break;
                 };
                 let run = u32::from(sym >> 4);
@@ -255,6 +268,35 @@ mod tests {
         assert_eq!(extend(4, 3), 4);
         assert_eq!(extend(1023, 11), -1024);
         assert_eq!(extend(2040, 11), 2040);
+    }
+
+    /// The table lookup that builds the skip table decodes every window as the canonical
+    /// decoder does: the standard luma AC table (short codes), a table of long codes and an
+    /// incomplete one.
+    #[test]
+    fn fast_window_decoding_is_canonical() {
+        let std_ac: ([u8; 16], Vec<u8>) = (
+            [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d],
+            (0..162u32).map(|i| ((i * 37 + 1) % 251) as u8).collect(),
+        );
+        let mut long = [0u8; 16];
+        long[7] = 254;
+        long[11] = 1;
+        let mut sparse = [0u8; 16];
+        sparse[2] = 3;
+        sparse[12] = 2;
+        for (counts, syms) in [std_ac, (long, (0..255).collect()), (sparse, vec![1, 2, 3, 4, 5])] {
+            let t = HuffTable::new(&counts, &syms, true).unwrap();
+            for len in 1..=MB {
+                for w in 0..1u32 << len {
+                    assert_eq!(
+                        t.decode_fast(w, len),
+                        t.decode_window(w, len),
+                        "{w:b} ({len} bits)"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

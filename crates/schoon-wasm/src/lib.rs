@@ -34,7 +34,7 @@ use wasm_bindgen::prelude::*;
 #[cfg(feature = "index")]
 pub use crate::set::JsIndex;
 #[cfg(feature = "split")]
-pub use crate::set::{ImageHead, jpeg_tail};
+pub use crate::set::{FileBytes, ImageHead, jpeg_tail};
 pub use crate::set::{JsFilter, md5, sha1, sha256};
 
 use crate::convert::{

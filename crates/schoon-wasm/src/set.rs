@@ -400,38 +400,46 @@ impl JsFilter {
     }
 
     /// The first part of `checkImage` for a large JPEG whose decoding can be split in two
-    /// (see `jpegTail`): decodes the first scan from the start to a little past byte `split`
-    /// and keeps it, with the bytes, for `finishImage`. Returns `undefined` where the split
-    /// does not apply (small images, progressive or restart-coded JPEGs, other formats):
-    /// call `checkImage` then. Throws a `SchoonError` of kind `'caller'` for invalid options.
+    /// (see `jpegTail`): decodes the first scan of `file` from the start to a little past
+    /// byte `split`. Pass the result to `finishImage`. Where the split does not apply (small
+    /// images, progressive or restart-coded JPEGs, other formats) nothing is decoded yet,
+    /// `head.split` is false and `finishImage` does all the work. Throws a `SchoonError` of
+    /// kind `'caller'` for invalid options.
     #[cfg(feature = "split")]
     #[wasm_bindgen(js_name = startImage)]
     pub fn start_image(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: Vec<u8>,
+        file: &FileBytes,
         split: u32,
         #[wasm_bindgen(unchecked_optional_param_type = "HashOptions")] options: JsValue,
-    ) -> Result<Option<ImageHead>, JsValue> {
+    ) -> Result<ImageHead, JsValue> {
         let options = self.check_options(&options)?;
-        let head = schoon_core::jpeg_head(&bytes, split as usize, &options);
-        Ok(head.map(|head| ImageHead { head, bytes, options }))
+        let head = schoon_core::jpeg_head(&file.bytes, split as usize, &options);
+        Ok(ImageHead { head, options })
     }
 
-    /// Finishes `startImage`: joins its part with the `tail` that `jpegTail` decoded from the
-    /// same split point (in another worker, meanwhile), and answers as `checkImage` answers
-    /// for these bytes, bit for bit. Without a tail, or with one of other bytes, the rest is
-    /// decoded here.
+    /// Finishes `startImage` for the same `file`: joins its part with the `tail` that
+    /// `jpegTail` decoded from the same split point (in another worker, meanwhile), and
+    /// answers as `checkImage` answers for these bytes, bit for bit. Without a tail, or with
+    /// one of other bytes, the rest is decoded here.
     #[cfg(feature = "split")]
     #[wasm_bindgen(js_name = finishImage, unchecked_return_type = "ImageCheck")]
     pub fn finish_image(
         &self,
         head: ImageHead,
+        file: &FileBytes,
         #[wasm_bindgen(unchecked_optional_param_type = "Uint8Array")] tail: Option<Vec<u8>>,
     ) -> Result<JsValue, JsValue> {
-        let ImageHead { head, bytes, options } = head;
-        let tail = tail.as_deref().and_then(schoon_core::JpegTail::from_bytes);
-        let image = schoon_core::hash_image_joined(&bytes, &options, head, tail.as_ref())
-            .map_err(|e| js_error(&e))?;
+        let ImageHead { head, options } = head;
+        let bytes = &file.bytes;
+        let image = match head {
+            Some(head) => {
+                let tail = tail.as_deref().and_then(schoon_core::JpegTail::from_bytes);
+                schoon_core::hash_image_joined(bytes, &options, head, tail.as_ref())
+            }
+            None => schoon_core::hash_image(bytes, &options),
+        }
+        .map_err(|e| js_error(&e))?;
         let o = self.pdq_check(&image.pdq, image.plane.as_ref());
         set_image_fields(&o, &image, true);
         Ok(o.into())
@@ -522,20 +530,61 @@ impl JsFilter {
     }
 }
 
-/// The first part of a split JPEG decode (`Filter.startImage`), with the file's bytes; pass
-/// it to `Filter.finishImage`, which consumes it.
+/// A file's bytes held in the module's memory, for `Filter.startImage` and
+/// `Filter.finishImage`: once they are here, the caller's copy may go elsewhere (to the worker
+/// that decodes the second part) without a copy.
+#[cfg(feature = "split")]
+#[wasm_bindgen]
+pub struct FileBytes {
+    bytes: Vec<u8>,
+}
+
+#[cfg(feature = "split")]
+#[wasm_bindgen]
+impl FileBytes {
+    /// Copies `bytes` into the module's memory.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: Vec<u8>) -> FileBytes {
+        FileBytes { bytes }
+    }
+
+    /// The number of bytes.
+    #[wasm_bindgen(getter)]
+    pub fn length(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// A copy of the bytes, as a `Uint8Array`.
+    #[wasm_bindgen(js_name = toBytes, unchecked_return_type = "Uint8Array")]
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.bytes.clone()
+    }
+}
+
+/// The first part of a split JPEG decode (`Filter.startImage`); pass it to
+/// `Filter.finishImage`, which consumes it.
 #[cfg(feature = "split")]
 #[wasm_bindgen]
 pub struct ImageHead {
-    head: schoon_core::JpegHead,
-    bytes: Vec<u8>,
+    head: Option<schoon_core::JpegHead>,
     options: schoon_core::HashOptions,
+}
+
+#[cfg(feature = "split")]
+#[wasm_bindgen]
+impl ImageHead {
+    /// Whether the file is decoded in two parts: a tail from `jpegTail` can supply the
+    /// second. False where the split does not apply (`finishImage` then decodes it all).
+    #[wasm_bindgen(getter)]
+    pub fn split(&self) -> bool {
+        self.head.is_some()
+    }
 }
 
 /// The second part of a large JPEG's decoding, from about byte `split` to the end, for
 /// `Filter.finishImage` in another worker: two cores hash one photo in about half the time.
-/// Returns `undefined` where the split does not apply (as `Filter.startImage` does). The
-/// bytes it returns are an opaque encoding of the part.
+/// Returns `undefined` where the split does not apply (where `Filter.startImage` gives a head
+/// whose `split` is false). The bytes it returns are an opaque encoding of the part.
 #[cfg(feature = "split")]
 #[wasm_bindgen(js_name = jpegTail)]
 pub fn jpeg_tail(
