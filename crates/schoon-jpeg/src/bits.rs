@@ -205,6 +205,7 @@ impl<'a> BitReader<'a> {
     /// it stays in registers across the loop.
     #[inline(always)]
     pub(crate) fn skip_ac(&mut self, ac: &HuffTable) {
+        let table = ac.skip_table();
         let mut acc = self.acc;
         let mut nbits = self.nbits;
         let mut k = 1u32;
@@ -216,7 +217,7 @@ impl<'a> BitReader<'a> {
                 acc = self.acc;
                 nbits = self.nbits;
             }
-            let e = ac.multi_at((acc >> (64 - MB)) as usize);
+            let e = table.at((acc >> (64 - MB)) as usize);
             let madv = (e >> 5) & 127;
             let mbits = e & 31;
             if mbits != 0 && k + madv < 64 {

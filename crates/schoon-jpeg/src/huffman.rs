@@ -1,5 +1,7 @@
 //! Huffman tables (T.81 Annex C) with lookup tables for fast decoding.
 
+use core::cell::OnceCell;
+
 use crate::bits::BitReader;
 
 /// Lookup width in bits.
@@ -12,20 +14,30 @@ pub(crate) const MB: u32 = 13;
 const MSIZE: usize = 1 << MB;
 const MMASK: usize = MSIZE - 1;
 
-/// Multi-symbol skip entry fields (see `HuffTable::multi`).
+/// Multi-symbol skip entry fields (see [`SkipTable`]).
 pub(crate) const M_EOB: u32 = 1 << 12;
+
+/// For AC tables used only to skip, indexed by the next `MB` bits: the longest run of whole
+/// symbols (code + magnitude bits) that fits, as `bits | adv << 5 | eob << 12`, where `adv`
+/// is the total advance of the non-EOB symbols (at most 63) and `eob` says that the run ends
+/// with an end-of-block; plus the first symbol alone as `bits << 16 | adv << 21` (adv 64 for
+/// end-of-block). A zero field means "does not fit".
+pub(crate) struct SkipTable([u32; MSIZE]);
+
+impl SkipTable {
+    /// The entry for the `MB`-bit index `i`.
+    #[inline(always)]
+    pub(crate) fn at(&self, i: usize) -> u32 {
+        self.0[i & MMASK]
+    }
+}
 
 /// A decoded Huffman table with its lookup tables.
 pub(crate) struct HuffTable {
     /// `(code_len << 8) | symbol` for codes of at most `LB` bits, 0 otherwise.
     lut: [u16; LSIZE],
-    /// For AC tables used only to skip, indexed by the next `MB` bits: the
-    /// longest run of whole symbols (code + magnitude bits) that fits, as
-    /// `bits | adv << 5 | eob << 12`, where `adv` is the total advance of the
-    /// non-EOB symbols (at most 63) and `eob` says that the run ends with an
-    /// end-of-block; plus the first symbol alone as `bits << 16 | adv << 21`
-    /// (adv 64 for end-of-block). A zero field means "does not fit".
-    multi: [u32; MSIZE],
+    /// For AC tables used to skip, built on first use (see [`Self::skip_table`]).
+    multi: OnceCell<Box<SkipTable>>,
     /// For AC tables: `(value << 16) | (run << 8) | total_bits` with the
     /// coefficient value already sign-extended; run 64 for end-of-block; ZRL
     /// is run 15 with value 0. 0 if code + magnitude exceed `LB` bits.
@@ -54,8 +66,7 @@ pub(crate) fn extend(v: u32, s: u32) -> i32 {
 impl HuffTable {
     /// Builds a table from the 16 code-length counts and the symbols.
     /// Returns `None` if the counts do not describe a valid prefix code.
-    /// The multi-symbol skip table is only built for AC tables (`ac`).
-    pub(crate) fn new(counts: &[u8; 16], symbols: &[u8], ac: bool) -> Option<Box<HuffTable>> {
+    pub(crate) fn new(counts: &[u8; 16], symbols: &[u8]) -> Option<Box<HuffTable>> {
         let total: usize = counts.iter().map(|&c| usize::from(c)).sum();
         if total > 256 || total != symbols.len() {
             return None;
@@ -64,7 +75,7 @@ impl HuffTable {
             lut: [0; LSIZE],
             acv: [0; LSIZE],
             dcv: [0; LSIZE],
-            multi: [0; MSIZE],
+            multi: OnceCell::new(),
             maxcode: [-1; 17],
             valoff: [0; 17],
             count: total,
@@ -122,9 +133,6 @@ impl HuffTable {
             }
             code <<= 1;
         }
-        if ac {
-            t.build_multi();
-        }
         Some(t)
     }
 
@@ -158,7 +166,17 @@ impl HuffTable {
         }
     }
 
-    fn build_multi(&mut self) {
+    /// The multi-symbol skip table, built on first use: a decode that takes a scan's
+    /// blocks from elsewhere (a two-part decode's tail) never builds it.
+    #[inline(always)]
+    pub(crate) fn skip_table(&self) -> &SkipTable {
+        self.multi.get_or_init(|| self.build_multi())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn build_multi(&self) -> Box<SkipTable> {
+        let mut table = Box::new(SkipTable([0; MSIZE]));
         for i in 0..MSIZE {
             let mut used = 0u32;
             let mut adv = 0u32;
@@ -194,16 +212,11 @@ impl HuffTable {
                 adv += sadv;
                 used += l + size;
             }
-            if let Some(e) = self.multi.get_mut(i) {
+            if let Some(e) = table.0.get_mut(i) {
                 *e = single | used | (adv << 5) | if eob { M_EOB } else { 0 };
             }
         }
-    }
-
-    /// Multi-symbol skip entry for the `MB`-bit index `i` (see `multi`).
-    #[inline(always)]
-    pub(crate) fn multi_at(&self, i: usize) -> u32 {
-        self.multi[i & MMASK]
+        table
     }
 
     /// Decodes one symbol. The reader must hold at least 16 bits
@@ -286,7 +299,7 @@ mod tests {
         sparse[2] = 3;
         sparse[12] = 2;
         for (counts, syms) in [std_ac, (long, (0..255).collect()), (sparse, vec![1, 2, 3, 4, 5])] {
-            let t = HuffTable::new(&counts, &syms, true).unwrap();
+            let t = HuffTable::new(&counts, &syms).unwrap();
             for len in 1..=MB {
                 for w in 0..1u32 << len {
                     assert_eq!(
@@ -303,10 +316,10 @@ mod tests {
     fn rejects_overfull() {
         let mut counts = [0u8; 16];
         counts[0] = 3; // three 1-bit codes
-        assert!(HuffTable::new(&counts, &[1, 2, 3], true).is_none());
+        assert!(HuffTable::new(&counts, &[1, 2, 3]).is_none());
         counts[0] = 2;
-        assert!(HuffTable::new(&counts, &[1, 2], true).is_some());
-        assert!(HuffTable::new(&counts, &[1], true).is_none());
+        assert!(HuffTable::new(&counts, &[1, 2]).is_some());
+        assert!(HuffTable::new(&counts, &[1]).is_none());
     }
 
     #[test]
@@ -317,7 +330,7 @@ mod tests {
         counts[11] = 1;
         counts[15] = 1;
         let syms: Vec<u8> = (0..=255u8).collect();
-        let t = HuffTable::new(&counts, &syms, true).unwrap();
+        let t = HuffTable::new(&counts, &syms).unwrap();
         // Code 254 of length 8 is 0xFE -> 12-bit prefix 0xFE0 is the first 12-bit code.
         // Then the 16-bit code 0xFE10.
         let data = [0xFE, 0x0F, 0xE1, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];

@@ -270,7 +270,7 @@ impl<'a> Parser<'a> {
             let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
             let syms =
                 rest.get(16..16 + n).ok_or(malformed(at, M, "segment too short", n as u32))?;
-            let table = HuffTable::new(&counts, syms, tc == 1).ok_or(malformed(
+            let table = HuffTable::new(&counts, syms).ok_or(malformed(
                 at,
                 M,
                 "invalid huffman code lengths",
