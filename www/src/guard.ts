@@ -5,6 +5,7 @@
 // is fresh.
 
 import type { GuardRequest, GuardResponse, WorkerConfig } from './guard-protocol.js';
+import { JobQueue, type Outcome } from './job-queue.js';
 import {
   GUARD_DEFAULTS,
   type CheckOptions,
@@ -44,13 +45,8 @@ type Body =
   | { type: 'filter'; refresh: boolean }
   | { type: 'check'; file: Blob };
 
-interface Job {
-  id: number;
-  body: Body;
-  resolve(value: unknown): void;
-  reject(reason: unknown): void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+/** What a guard's job carries besides its request. */
+interface Extra {
   onProgress: ((p: Progress) => void) | undefined;
 }
 
@@ -77,10 +73,7 @@ function callerError(message: string): Error {
 class GuardImpl implements Guard {
   readonly options: Guard['options'];
   readonly #config: WorkerConfig;
-  #worker: Worker | undefined;
-  #running: Job | undefined;
-  readonly #queue: Job[] = [];
-  #nextId = 1;
+  readonly #jobs = new JobQueue<Body, Extra>(() => this.#spawn(), abortReason);
 
   constructor(options: GuardOptions) {
     if (options === null || typeof options !== 'object') throw callerError('createGuard needs an options object');
@@ -130,15 +123,15 @@ class GuardImpl implements Guard {
     if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
       return Promise.reject(callerError('guard.check needs a File or Blob'));
     }
-    return this.#submit({ type: 'check', file }, options.signal, options.onProgress) as Promise<CheckResult>;
+    return this.#jobs.submit({ type: 'check', file }, options.signal, { onProgress: options.onProgress }) as Promise<CheckResult>;
   }
 
   filter(): Promise<FilterStatus> {
-    return this.#submit({ type: 'filter', refresh: false }, undefined, undefined) as Promise<FilterStatus>;
+    return this.#jobs.submit({ type: 'filter', refresh: false }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
   }
 
   refresh(): Promise<FilterStatus> {
-    return this.#submit({ type: 'filter', refresh: true }, undefined, undefined) as Promise<FilterStatus>;
+    return this.#jobs.submit({ type: 'filter', refresh: true }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
   }
 
   protect(target: Element | string, options: ProtectOptions = {}): Protection {
@@ -146,55 +139,7 @@ class GuardImpl implements Guard {
   }
 
   close(): void {
-    this.#kill();
-    const jobs = this.#running ? [this.#running, ...this.#queue] : [...this.#queue];
-    this.#running = undefined;
-    this.#queue.length = 0;
-    for (const job of jobs) this.#finish(job, false, new DOMException('the guard was closed', 'AbortError'));
-  }
-
-  #submit(body: Body, signal: AbortSignal | undefined, onProgress: ((p: Progress) => void) | undefined): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(abortReason(signal));
-        return;
-      }
-      const job: Job = {
-        id: this.#nextId++,
-        body,
-        resolve,
-        reject,
-        signal,
-        onAbort: () => this.#abort(job),
-        onProgress,
-      };
-      signal?.addEventListener('abort', job.onAbort, { once: true });
-      this.#queue.push(job);
-      this.#pump();
-    });
-  }
-
-  #abort(job: Job): void {
-    if (this.#running === job) {
-      this.#kill();
-      this.#running = undefined;
-    } else {
-      const i = this.#queue.indexOf(job);
-      if (i >= 0) this.#queue.splice(i, 1);
-    }
-    this.#finish(job, false, abortReason(job.signal));
-    this.#pump();
-  }
-
-  #finish(job: Job, ok: boolean, value: unknown): void {
-    job.signal?.removeEventListener('abort', job.onAbort);
-    if (ok) job.resolve(value);
-    else job.reject(value);
-  }
-
-  #kill(): void {
-    this.#worker?.terminate();
-    this.#worker = undefined;
+    this.#jobs.close(new DOMException('the guard was closed', 'AbortError'));
   }
 
   #spawn(): Worker {
@@ -204,20 +149,17 @@ class GuardImpl implements Guard {
     worker.addEventListener('error', (event: ErrorEvent) => {
       // The script failed to load or died (e.g. out of memory): fail the running request.
       event.preventDefault();
-      const job = this.#running;
-      this.#kill();
-      this.#running = undefined;
-      if (job) this.#workerFailed(job, event.message || 'the guard worker failed');
-      this.#pump();
+      this.#jobs.crashed((job) => this.#workerFailed(job.body, event.message || 'the guard worker failed'));
     });
     const configure: GuardRequest = { id: 0, type: 'configure', config: this.#config };
     worker.postMessage(configure);
     return worker;
   }
 
-  /** A crashed worker is an error verdict for a check (fail mode decides), a rejection else. */
-  #workerFailed(job: Job, message: string): void {
-    if (job.body.type === 'check') {
+  /** A crashed worker is an error verdict for a check (fail mode decides), an error status
+   * for the filter. */
+  #workerFailed(body: Body, message: string): Outcome {
+    if (body.type === 'check') {
       const result: CheckResult = {
         verdict: 'error',
         allowed: this.options.failMode === 'open',
@@ -225,44 +167,32 @@ class GuardImpl implements Guard {
         confirmed: false,
         timings: { filter: 0, read: 0, pdq: 0, exact: 0, confirm: 0, total: 0 },
       };
-      this.#finish(job, true, result);
-    } else {
-      this.#finish(job, true, { state: 'error', error: { message: `the guard worker failed: ${message}` } });
+      return [true, result];
     }
+    return [true, { state: 'error', error: { message: `the guard worker failed: ${message}` } }];
   }
 
   #onMessage(response: GuardResponse): void {
     if (response.id === 0) return; // the configuration's answer
-    const job = this.#running;
-    if (!job || job.id !== response.id) return; // an answer for an aborted request
     if (response.type === 'progress') {
-      if (job.onProgress) {
+      const onProgress = this.#jobs.running(response.id)?.onProgress;
+      if (onProgress) {
         const p: Progress = { phase: response.phase };
         if (response.loaded !== undefined) p.loaded = response.loaded;
         if (response.total !== undefined) p.total = response.total;
         try {
-          job.onProgress(p);
+          onProgress(p);
         } catch (e) {
           reportError(e);
         }
       }
       return;
     }
-    this.#running = undefined;
-    if (response.ok) this.#finish(job, true, response.result);
-    else if (job.body.type === 'check') this.#workerFailed(job, response.error.message);
-    else this.#finish(job, true, { state: 'error', error: { message: response.error.message } });
-    this.#pump();
-  }
-
-  #pump(): void {
-    if (this.#running) return;
-    const job = this.#queue.shift();
-    if (!job) return;
-    this.#running = job;
-    this.#worker ??= this.#spawn();
-    const request: GuardRequest = { id: job.id, ...job.body };
-    this.#worker.postMessage(request);
+    this.#jobs.answer(response.id, (job): Outcome => {
+      if (response.ok) return [true, response.result];
+      if (job.body.type === 'check') return this.#workerFailed(job.body, response.error.message);
+      return [true, { state: 'error', error: { message: response.error.message } }];
+    });
   }
 }
 
