@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -457,6 +457,47 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
     assert.deepEqual(out.api.small, { split: false, tail: undefined, same: true });
     assert.deepEqual(out.longTasks.filter((d) => d > 50), []);
     for (const phase of ['reading', 'hashing', 'checking']) assert.ok(out.phases.includes(phase), `${phase} in ${out.phases}`);
+    await context.close();
+  });
+
+  test('a second worker that fails costs time, not hashes', async () => {
+    const { context, page } = await open(demo);
+    // A second worker that loads but fails every part: the guard's worker decodes the rest
+    // and computes the exact hashes itself, from its module's copy of the bytes. The guard's
+    // scripts are served from a copy of dist/ whose tail-worker.js is that worker.
+    const dir = mkdtempSync(join(tmpdir(), 'schoon-failing-helper-'));
+    for (const f of readdirSync(join(www, 'dist')).filter((f) => f.endsWith('.js'))) copyFileSync(join(www, 'dist', f), join(dir, f));
+    writeFileSync(join(dir, 'tail-worker.js'), "self.onmessage = (e) => self.postMessage({ id: e.data.id, ok: e.data.type === 'init' });\n");
+    mounts['/failing-helper/'] = dir;
+    const served = demo.requests.length;
+    const out = await page.evaluate(async () => {
+      const worker = new Worker('/test/gen-worker.js');
+      const blob = await new Promise((resolve, reject) => {
+        worker.onmessage = (e) => (e.data.blob ? resolve(e.data.blob) : reject(new Error(e.data.error)));
+        worker.postMessage({ id: 1, seed: 5, width: 3000, height: 2400, type: 'image/jpeg', quality: 0.92, grain: 24 });
+      });
+      worker.terminate();
+      const m = await import('/dist/index.js');
+      await m.init();
+      const { default: config } = await import('/demo/config.js');
+      const guard = m.createGuard({ filterUrl: config.filterUrl, publicKey: config.publicKey, filterCache: 'none', workerUrl: '/failing-helper/guard-worker.js' });
+      await guard.filter();
+      const result = await guard.check(blob);
+      guard.close();
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      const single = { ...m.hashImage(bytes, { mode: 'fast', dihedral: true }), ...m.exactHashes(bytes) };
+      return { size: blob.size, verdict: result.verdict, hashes: result.hashes, single };
+    });
+    delete mounts['/failing-helper/'];
+    rmSync(dir, { recursive: true, force: true });
+    const helper = demo.requests.slice(served).filter((r) => r.url === '/failing-helper/tail-worker.js');
+    assert.equal(helper.length, 1, 'the failing second worker was started');
+    assert.ok(out.size >= 1 << 20, `a JPEG large enough to split (${out.size} bytes)`);
+    assert.equal(out.verdict, 'clean');
+    assert.equal(out.hashes.parts, undefined);
+    // The demo filter holds every kind: all of them are here, from this worker.
+    for (const k of ['pdq', 'quality', 'md5', 'sha1', 'sha256']) assert.equal(out.hashes[k], out.single[k], k);
+    assert.deepEqual(out.hashes.pdqDihedral, out.single.pdqDihedral);
     await context.close();
   });
 
