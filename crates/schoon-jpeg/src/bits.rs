@@ -7,22 +7,11 @@
 
 use crate::huffman::{HuffTable, M_EOB, MB};
 
-/// A [`BitReader`]'s position and buffer, without the data it reads.
+/// A [`BitReader`]'s position and buffer, without the data it reads: what
+/// [`BitReader::snapshot`] keeps and [`BitReader::resume`] continues from.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Snapshot {
-    pos: usize,
-    acc: u64,
-    nbits: u32,
-    virt: u32,
-    stopped: bool,
-    origin: usize,
-    skipped: usize,
-}
-
-/// Bit reader state.
-pub(crate) struct BitReader<'a> {
-    data: &'a [u8],
-    /// Next byte of `data` to load.
+    /// Next byte of the data to load.
     pos: usize,
     /// Buffered bits, most significant first. Bits below `nbits` are either
     /// zero or equal to the next bits of the stream.
@@ -39,6 +28,12 @@ pub(crate) struct BitReader<'a> {
     skipped: usize,
 }
 
+/// Bit reader state.
+pub(crate) struct BitReader<'a> {
+    data: &'a [u8],
+    st: Snapshot,
+}
+
 /// True if any byte of `w` is 0xFF.
 #[inline(always)]
 fn has_ff(w: u64) -> bool {
@@ -50,32 +45,32 @@ impl<'a> BitReader<'a> {
     /// A reader starting at `pos` in `data`.
     pub(crate) fn new(data: &'a [u8], pos: usize) -> Self {
         let pos = pos.min(data.len());
-        BitReader { data, pos, acc: 0, nbits: 0, virt: 0, stopped: false, origin: pos, skipped: 0 }
+        let st =
+            Snapshot { pos, acc: 0, nbits: 0, virt: 0, stopped: false, origin: pos, skipped: 0 };
+        BitReader { data, st }
     }
 
     /// The reader's state, to continue later with [`BitReader::resume`].
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let BitReader { data: _, pos, acc, nbits, virt, stopped, origin, skipped } = *self;
-        Snapshot { pos, acc, nbits, virt, stopped, origin, skipped }
+        self.st
     }
 
     /// A reader over `data` in the state `s` (taken over the same data).
-    pub(crate) fn resume(data: &'a [u8], s: Snapshot) -> Self {
-        let Snapshot { pos, acc, nbits, virt, stopped, origin, skipped } = s;
-        BitReader { data, pos: pos.min(data.len()), acc, nbits, virt, stopped, origin, skipped }
+    pub(crate) fn resume(data: &'a [u8], st: Snapshot) -> Self {
+        BitReader { data, st: Snapshot { pos: st.pos.min(data.len()), ..st } }
     }
 
     /// Entropy-coded bits (stuffing not counted) between where the reader started and byte
     /// `x`, once the reader has loaded past `x` without meeting a marker; `x` must not be the
     /// stuffed zero after an 0xFF. `None` before that.
     pub(crate) fn bits_before(&self, x: usize) -> Option<u64> {
-        if x < self.origin || x > self.pos || self.stopped {
+        if x < self.st.origin || x > self.st.pos || self.st.stopped {
             return None;
         }
         // Every 0xFF loaded so far was followed by a skipped stuffed zero.
-        let ff_after = self.data.get(x..self.pos)?.iter().filter(|&&b| b == 0xFF).count();
-        let skipped_before = self.skipped.checked_sub(ff_after)?;
-        Some(((x - self.origin).checked_sub(skipped_before)? as u64) * 8)
+        let ff_after = self.data.get(x..self.st.pos)?.iter().filter(|&&b| b == 0xFF).count();
+        let skipped_before = self.st.skipped.checked_sub(ff_after)?;
+        Some(((x - self.st.origin).checked_sub(skipped_before)? as u64) * 8)
     }
 
     /// Entropy-coded bits consumed since the reader started (stuffed bytes not counted,
@@ -83,45 +78,46 @@ impl<'a> BitReader<'a> {
     /// the refill history.
     #[inline(always)]
     pub(crate) fn consumed(&self) -> u64 {
-        let loaded = self.pos.saturating_sub(self.origin).saturating_sub(self.skipped) as u64;
-        (loaded * 8 + u64::from(self.virt)).saturating_sub(u64::from(self.nbits))
+        let loaded =
+            self.st.pos.saturating_sub(self.st.origin).saturating_sub(self.st.skipped) as u64;
+        (loaded * 8 + u64::from(self.st.virt)).saturating_sub(u64::from(self.st.nbits))
     }
 
     /// Byte position of the next unread byte (bytes buffered in `acc` are behind it).
     pub(crate) fn pos(&self) -> usize {
-        self.pos
+        self.st.pos
     }
 
     /// Number of bits in the buffer.
     #[inline(always)]
     pub(crate) fn nbits(&self) -> u32 {
-        self.nbits
+        self.st.nbits
     }
 
     /// True once bits past the end of the segment have been consumed.
     #[inline(always)]
     pub(crate) fn overrun(&self) -> bool {
-        self.nbits < self.virt
+        self.st.nbits < self.st.virt
     }
 
     /// Fills the buffer to more than 56 bits.
     #[inline(always)]
     pub(crate) fn refill(&mut self) {
-        if self.nbits > 56 {
+        if self.st.nbits > 56 {
             return;
         }
-        if !self.stopped
-            && let Some(chunk) = self.data.get(self.pos..self.pos.wrapping_add(8))
+        if !self.st.stopped
+            && let Some(chunk) = self.data.get(self.st.pos..self.st.pos.wrapping_add(8))
             && let Ok(arr) = <[u8; 8]>::try_from(chunk)
         {
             let w = u64::from_be_bytes(arr);
             if !has_ff(w) {
                 // Whole bytes that fit; the partial byte below them is ORed in
                 // too, which is harmless: those bits equal the next byte.
-                let n = (64 - self.nbits) >> 3;
-                self.acc |= w >> self.nbits;
-                self.pos += n as usize;
-                self.nbits += n << 3;
+                let n = (64 - self.st.nbits) >> 3;
+                self.st.acc |= w >> self.st.nbits;
+                self.st.pos += n as usize;
+                self.st.nbits += n << 3;
                 return;
             }
         }
@@ -131,60 +127,60 @@ impl<'a> BitReader<'a> {
     #[cold]
     #[inline(never)]
     fn refill_slow(&mut self) {
-        while self.nbits <= 56 {
-            if self.stopped {
+        while self.st.nbits <= 56 {
+            if self.st.stopped {
                 self.pad();
                 return;
             }
-            let Some(&b) = self.data.get(self.pos) else {
-                self.stopped = true;
+            let Some(&b) = self.data.get(self.st.pos) else {
+                self.st.stopped = true;
                 continue;
             };
             if b == 0xFF {
-                if self.data.get(self.pos.wrapping_add(1)) == Some(&0x00) {
-                    self.pos += 2;
-                    self.skipped += 1;
+                if self.data.get(self.st.pos.wrapping_add(1)) == Some(&0x00) {
+                    self.st.pos += 2;
+                    self.st.skipped += 1;
                 } else {
                     // A marker (or fill bytes before one): stop here.
-                    self.stopped = true;
+                    self.st.stopped = true;
                     continue;
                 }
             } else {
-                self.pos += 1;
+                self.st.pos += 1;
             }
-            self.acc |= u64::from(b) << (56 - self.nbits);
-            self.nbits += 8;
+            self.st.acc |= u64::from(b) << (56 - self.st.nbits);
+            self.st.nbits += 8;
         }
     }
 
     /// Appends virtual zero bits up to a full buffer.
     fn pad(&mut self) {
-        let add = 64 - self.nbits;
-        self.virt = self.virt.saturating_add(add);
-        self.nbits = 64;
+        let add = 64 - self.st.nbits;
+        self.st.virt = self.st.virt.saturating_add(add);
+        self.st.nbits = 64;
     }
 
     /// The next `n` bits (1..=32) without consuming them. Needs `nbits >= n`.
     #[inline(always)]
     pub(crate) fn peek(&self, n: u32) -> u32 {
-        (self.acc >> (64 - n)) as u32
+        (self.st.acc >> (64 - n)) as u32
     }
 
     /// Consumes `n` bits (0..=32). Needs `nbits >= n`.
     #[inline(always)]
     pub(crate) fn consume(&mut self, n: u32) {
-        self.acc <<= n;
-        self.nbits = self.nbits.wrapping_sub(n);
+        self.st.acc <<= n;
+        self.st.nbits = self.st.nbits.wrapping_sub(n);
     }
 
     /// Reads `n` bits (0..=16) as an unsigned value. Refills as needed.
     #[inline(always)]
     pub(crate) fn bits(&mut self, n: u32) -> u32 {
-        if self.nbits < n {
+        if self.st.nbits < n {
             self.refill();
         }
         let n = n & 31;
-        let v = ((self.acc >> 1) >> (63 - n)) as u32;
+        let v = ((self.st.acc >> 1) >> (63 - n)) as u32;
         self.consume(n);
         v
     }
@@ -192,10 +188,10 @@ impl<'a> BitReader<'a> {
     /// Reads one bit.
     #[inline(always)]
     pub(crate) fn bit(&mut self) -> bool {
-        if self.nbits == 0 {
+        if self.st.nbits == 0 {
             self.refill();
         }
-        let v = (self.acc >> 63) != 0;
+        let v = (self.st.acc >> 63) != 0;
         self.consume(1);
         v
     }
@@ -206,16 +202,16 @@ impl<'a> BitReader<'a> {
     #[inline(always)]
     pub(crate) fn skip_ac(&mut self, ac: &HuffTable) {
         let table = ac.skip_table();
-        let mut acc = self.acc;
-        let mut nbits = self.nbits;
+        let mut acc = self.st.acc;
+        let mut nbits = self.st.nbits;
         let mut k = 1u32;
         loop {
             if nbits < 32 {
-                self.acc = acc;
-                self.nbits = nbits;
+                self.st.acc = acc;
+                self.st.nbits = nbits;
                 self.refill();
-                acc = self.acc;
-                nbits = self.nbits;
+                acc = self.st.acc;
+                nbits = self.st.nbits;
             }
             let e = table.at((acc >> (64 - MB)) as usize);
             let madv = (e >> 5) & 127;
@@ -235,8 +231,8 @@ impl<'a> BitReader<'a> {
                 nbits = nbits.wrapping_sub(sbits);
                 k += (e >> 21) & 127;
             } else {
-                self.acc = acc;
-                self.nbits = nbits;
+                self.st.acc = acc;
+                self.st.nbits = nbits;
                 let sym = ac.decode(self);
                 let (run, s) = (u32::from(sym >> 4), u32::from(sym & 15));
                 if s == 0 {
@@ -248,26 +244,26 @@ impl<'a> BitReader<'a> {
                     self.consume(s);
                     k += run + 1;
                 }
-                acc = self.acc;
-                nbits = self.nbits;
+                acc = self.st.acc;
+                nbits = self.st.nbits;
             }
             if k >= 64 {
                 break;
             }
         }
-        self.acc = acc;
-        self.nbits = nbits;
+        self.st.acc = acc;
+        self.st.nbits = nbits;
     }
 
     /// Forgets all buffered bits and repositions at `pos`.
     pub(crate) fn reset_at(&mut self, pos: usize) {
-        self.pos = pos.min(self.data.len());
-        self.acc = 0;
-        self.nbits = 0;
-        self.virt = 0;
-        self.stopped = false;
-        self.origin = self.pos;
-        self.skipped = 0;
+        self.st.pos = pos.min(self.data.len());
+        self.st.acc = 0;
+        self.st.nbits = 0;
+        self.st.virt = 0;
+        self.st.stopped = false;
+        self.st.origin = self.st.pos;
+        self.st.skipped = 0;
     }
 
     /// Handles a restart point where RST`expected` should be: drops buffered
@@ -277,7 +273,7 @@ impl<'a> BitReader<'a> {
     /// interval is missing: `Skip`); discards it and searches on if it is one
     /// or two behind. Any other marker ends the scan (`End`).
     pub(crate) fn restart(&mut self, expected: u8) -> Restart {
-        let mut from = self.pos;
+        let mut from = self.st.pos;
         loop {
             let m = find_marker(self.data, from, true);
             match self.data.get(m.wrapping_add(1)) {
