@@ -394,9 +394,7 @@ impl JsFilter {
     ) -> Result<JsValue, JsValue> {
         let options = self.check_options(&options)?;
         let image = schoon_core::hash_image(bytes, &options).map_err(|e| js_error(&e))?;
-        let o = self.pdq_check(&image.pdq, image.plane.as_ref());
-        set_image_fields(&o, &image, true);
-        Ok(o.into())
+        Ok(self.image_check(&image))
     }
 
     /// The first part of `checkImage` for a large JPEG whose decoding can be split in two
@@ -440,9 +438,7 @@ impl JsFilter {
             None => schoon_core::hash_image(bytes, &options),
         }
         .map_err(|e| js_error(&e))?;
-        let o = self.pdq_check(&image.pdq, image.plane.as_ref());
-        set_image_fields(&o, &image, true);
-        Ok(o.into())
+        Ok(self.image_check(&image))
     }
 
     /// `checkImage` for pixels the platform decoded (`channels` 1 to 4; a canvas or an
@@ -516,6 +512,13 @@ impl JsFilter {
     }
 
     /// The whole-image check, then (after a PDQ miss, with a plane) the region windows.
+    /// `checkImage`'s answer for a hashed image: the probe's answer with the image's hashes.
+    fn image_check(&self, image: &schoon_core::ImageHashes) -> JsValue {
+        let o = self.pdq_check(&image.pdq, image.plane.as_ref());
+        set_image_fields(&o, image, true);
+        o.into()
+    }
+
     fn pdq_check(&self, pdq: &pdq::Pdq, plane: Option<&LumaPlane>) -> Object {
         let o = pdq_object(pdq);
         let (mut hits, flagged) = self.0.check_pdq(pdq, plane, &MatchOptions::default());
