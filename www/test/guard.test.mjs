@@ -59,8 +59,22 @@ async function open(demo, query = '') {
     if (m.type() === 'error') console.error(`[page] ${m.text()}`);
   });
   await page.goto(`${demo.url}/${query}`);
-  // Record the guard's events in the page.
+  // Record the guard's events in the page; helpers for the tests: an image made by
+  // test/gen-worker.js, and a file's one-pass hashes from the module on the page.
   await page.evaluate(() => {
+    window.generate = (spec) => {
+      const worker = new Worker('/test/gen-worker.js');
+      return new Promise((resolve, reject) => {
+        worker.onmessage = (e) => (e.data.blob ? resolve(e.data.blob) : reject(new Error(e.data.error)));
+        worker.postMessage({ id: 1, ...spec });
+      }).finally(() => worker.terminate());
+    };
+    window.onePass = async (blob) => {
+      const m = await import('/dist/index.js');
+      await m.init();
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      return { ...m.hashImage(bytes, { mode: 'fast', dihedral: true }), ...m.exactHashes(bytes) };
+    };
     window.events = [];
     for (const type of ['schoon:checking', 'schoon:clean', 'schoon:blocked', 'schoon:error']) {
       document.addEventListener(type, (e) => window.events.push({ type, file: e.detail.file.name, verdict: e.detail.result?.verdict, result: e.detail.result ?? null }));
@@ -372,12 +386,7 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
   test('no long task on the main thread while a 12 MP JPEG is checked', async () => {
     const { context, page } = await open(demo);
     const out = await page.evaluate(async () => {
-      const worker = new Worker('/test/gen-worker.js');
-      const blob = await new Promise((resolve, reject) => {
-        worker.onmessage = (e) => (e.data.blob ? resolve(e.data.blob) : reject(new Error(e.data.error)));
-        worker.postMessage({ id: 1, seed: 12, width: 4032, height: 3024, type: 'image/jpeg', quality: 0.92, grain: 24 });
-      });
-      worker.terminate();
+      const blob = await window.generate({ seed: 12, width: 4032, height: 3024, type: 'image/jpeg', quality: 0.92, grain: 24 });
       const guard = window.schoonGuard;
       await guard.filter(); // the worker is up and the filter verified
       const longTasks = [];
@@ -402,7 +411,7 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       const m = await import('/dist/index.js');
       await m.init();
       const bytes = new Uint8Array(await blob.arrayBuffer());
-      const single = { ...m.hashImage(bytes, { mode: 'fast', dihedral: true }), ...m.exactHashes(bytes) };
+      const single = await window.onePass(blob);
       // And a guard with one worker (option `parallel: false`).
       const { default: config } = await import('/demo/config.js');
       const one = m.createGuard({ filterUrl: config.filterUrl, publicKey: config.publicKey, filterCache: 'none', parallel: false });
@@ -471,12 +480,7 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
     mounts['/failing-helper/'] = dir;
     const served = demo.requests.length;
     const out = await page.evaluate(async () => {
-      const worker = new Worker('/test/gen-worker.js');
-      const blob = await new Promise((resolve, reject) => {
-        worker.onmessage = (e) => (e.data.blob ? resolve(e.data.blob) : reject(new Error(e.data.error)));
-        worker.postMessage({ id: 1, seed: 5, width: 3000, height: 2400, type: 'image/jpeg', quality: 0.92, grain: 24 });
-      });
-      worker.terminate();
+      const blob = await window.generate({ seed: 5, width: 3000, height: 2400, type: 'image/jpeg', quality: 0.92, grain: 24 });
       const m = await import('/dist/index.js');
       await m.init();
       const { default: config } = await import('/demo/config.js');
@@ -484,8 +488,7 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
       await guard.filter();
       const result = await guard.check(blob);
       guard.close();
-      const bytes = new Uint8Array(await blob.arrayBuffer());
-      const single = { ...m.hashImage(bytes, { mode: 'fast', dihedral: true }), ...m.exactHashes(bytes) };
+      const single = await window.onePass(blob);
       return { size: blob.size, verdict: result.verdict, hashes: result.hashes, single };
     });
     delete mounts['/failing-helper/'];
