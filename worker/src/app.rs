@@ -464,8 +464,16 @@ impl<B: Backend> App<'_, B> {
         matches: &[Match],
         set_version: u64,
     ) -> Result<Verdict, ApiError> {
-        let issued =
-            receipts::issue(self.backend, self.config, tenant, query, matches, set_version).await?;
+        let issued = receipts::issue(
+            self.backend,
+            self.config,
+            tenant,
+            query,
+            matches,
+            set_version,
+            &receipts::Subject::default(),
+        )
+        .await?;
         let id_of = |m: &Match| {
             issued.iter().find(|r| r.kind == m.kind && r.list == m.list).map(|r| r.id.as_str())
         };

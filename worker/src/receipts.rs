@@ -56,6 +56,36 @@ pub struct FollowUp {
     pub time_ms: u64,
 }
 
+/// What a receipt is about, beside the hash: the caller's object id, a URL that served the
+/// content, or the bucket and key of a stored object. Stored with the receipt (not signed), so
+/// a follow-up check can find the content again. Every field is optional; an empty subject is
+/// not stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    /// The caller's own id of the object (a `/v1/check` line's `id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+    /// A URL that served the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The R2 bucket that holds the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    /// The object's key in that bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Subject {
+    /// Whether no field is set.
+    pub fn is_empty(&self) -> bool {
+        self.object_id.is_none()
+            && self.url.is_none()
+            && self.bucket.is_none()
+            && self.key.is_none()
+    }
+}
+
 /// A stored receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -66,6 +96,9 @@ pub struct Record {
     /// Every follow-up, oldest first.
     #[serde(default)]
     pub follow_ups: Vec<FollowUp>,
+    /// What the receipt is about, when the check said.
+    #[serde(default, skip_serializing_if = "Subject::is_empty")]
+    pub subject: Subject,
 }
 
 /// The listing metadata of a receipt.
@@ -133,6 +166,7 @@ pub async fn issue<B: Backend>(
     query: &Query,
     matches: &[Match],
     set_version: u64,
+    subject: &Subject,
 ) -> Result<Vec<Receipt>, ApiError> {
     let mut out = Vec::new();
     for m in matches.iter().take(MAX_RECEIPTS_PER_CHECK) {
@@ -155,7 +189,12 @@ pub async fn issue<B: Backend>(
             ..Receipt::default()
         };
         receipt.sign(&config.receipt_key)?;
-        let record = Record { receipt, status: Status::Open, follow_ups: Vec::new() };
+        let record = Record {
+            receipt,
+            status: Status::Open,
+            follow_ups: Vec::new(),
+            subject: subject.clone(),
+        };
         store(backend, &record).await?;
         out.push(record.receipt);
     }
@@ -252,6 +291,9 @@ pub fn record_json(config: &Config, record: &Record, now_ms: u64) -> Value {
         obj.insert("receipt".into(), json!(record.receipt));
         obj.insert("status".into(), json!(record.status.name()));
         obj.insert("follow_ups".into(), follow_ups_json(record));
+        if !record.subject.is_empty() {
+            obj.insert("subject".into(), json!(record.subject));
+        }
         obj.insert("issued".into(), json!(rfc3339(record.receipt.issued)));
         obj.insert(
             "overdue".into(),
