@@ -48,6 +48,7 @@ pub mod receipts;
 pub mod sets;
 pub mod state;
 pub mod time;
+pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
