@@ -21,8 +21,9 @@ use crate::counters::{self, Counts};
 use crate::error::ApiError;
 use crate::http::{Deferred, Forward, HOP_BY_HOP, Head, Method, Outcome, Reply, Response};
 use crate::multipart;
-use crate::query::{HashesIn, match_json, parse_json, verdict_of};
-use crate::receipts::{self, ListFilter, Status};
+use crate::policy::{self, ListPolicy};
+use crate::query::{self, HashesIn, match_json, parse_json, verdict_of};
+use crate::receipts::{self, ListFilter, Status, Subject};
 use crate::sets::{self, ArtifactMeta};
 use crate::state::Isolate;
 use crate::time;
@@ -50,6 +51,8 @@ pub enum Route {
     Confirm,
     /// `POST /v1/scan`
     Scan,
+    /// `POST /v1/check` (NDJSON, see [`crate::bulk`])
+    Check,
     /// `GET /v1/receipts`
     Receipts,
     /// `GET /v1/receipts/key`
@@ -74,6 +77,8 @@ pub enum Route {
     AdminStatus,
     /// `PUT /v1/admin/tenants/{tenant}`
     AdminTenant(String),
+    /// `GET /v1/admin/tenants/{tenant}`
+    AdminTenantRead(String),
     /// `POST /v1/admin/tenants/{tenant}/keys`
     AdminKey(String),
     /// `DELETE /v1/admin/keys/{sha256}`
@@ -199,6 +204,14 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
                 body_limit: sized(head, config.scan_max_bytes, "image")?,
             })
         }
+        ["check"] => {
+            only(head, POST)?;
+            media(head, &[crate::bulk::NDJSON], "check")?;
+            Ok(Planned {
+                route: Route::Check,
+                body_limit: sized(head, config.check_max_bytes, "check body")?,
+            })
+        }
         ["receipts"] => only(head, GET).and_then(|()| at(Route::Receipts)),
         ["receipts", "key"] => only(head, GET).and_then(|()| at(Route::ReceiptKey)),
         ["receipts", "verify"] => json_body(Route::ReceiptVerify, SMALL_JSON, "receipt"),
@@ -215,8 +228,11 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
         ["admin", "filter", "delta"] => set_upload(Route::AdminDelta, "filter delta"),
         ["admin", "status"] => only(head, GET).and_then(|()| at(Route::AdminStatus)),
         ["admin", "stats"] => only(head, GET).and_then(|()| at(Route::AdminStats)),
+        ["admin", "tenants", t] if GET.contains(&head.method) => {
+            at(Route::AdminTenantRead((*t).to_owned()))
+        }
         ["admin", "tenants", t] => {
-            only(head, PUT)?;
+            only(head, &[Method::Put, Method::Get, Method::Head])?;
             media(head, &["application/json"], "tenant settings")?;
             Ok(Planned {
                 route: Route::AdminTenant((*t).to_owned()),
@@ -267,10 +283,13 @@ struct Checked {
 }
 
 /// A check's result for the verdict JSON.
-struct Verdict {
-    body: Value,
-    matched: bool,
-    deferred: Vec<Deferred>,
+pub(crate) struct Verdict {
+    /// `{verdict, set_version, matches, receipts}`.
+    pub(crate) body: Value,
+    /// Whether anything matched.
+    pub(crate) matched: bool,
+    /// The counter flush the check scheduled, if any.
+    pub(crate) deferred: Vec<Deferred>,
 }
 
 impl<B: Backend> App<'_, B> {
@@ -324,6 +343,7 @@ impl<B: Backend> App<'_, B> {
             Route::FilterDelta(base, v) => self.filter_delta(head, base, v).await,
             Route::Confirm => self.confirm(head, &body).await,
             Route::Scan => self.scan(head, &body).await,
+            Route::Check => self.bulk_check(head, &body).await,
             Route::Gate => self.gate(head, &body).await,
             Route::GatePass { verdict } => Ok(Reply {
                 outcome: Outcome::ForwardUnread(self.forward(head, verdict, None)?),
@@ -360,6 +380,10 @@ impl<B: Backend> App<'_, B> {
             Route::AdminTenant(t) => {
                 self.admin(head).await?;
                 self.admin_tenant(&t, &body).await
+            }
+            Route::AdminTenantRead(t) => {
+                self.admin(head).await?;
+                self.admin_tenant_read(&t).await
             }
             Route::AdminKey(t) => {
                 self.admin(head).await?;
@@ -446,7 +470,10 @@ impl<B: Backend> App<'_, B> {
         let origin = head.header("origin").unwrap_or_default();
         let mut r = Response::empty(204)
             .with_header("access-control-allow-methods", "GET, HEAD, POST")
-            .with_header("access-control-allow-headers", "authorization, content-type")
+            .with_header(
+                "access-control-allow-headers",
+                "authorization, content-type, x-schoon-url",
+            )
             .with_header("access-control-max-age", "86400");
         if self.config.cors_allows(origin) {
             r.set_header("access-control-allow-origin", origin);
@@ -457,12 +484,15 @@ impl<B: Backend> App<'_, B> {
 
     // ---- checks --------------------------------------------------------------------------
 
-    async fn verdict(
+    /// Issues the receipts of a check's matches (with their subject), counts the check and
+    /// makes the verdict JSON.
+    pub(crate) async fn verdict(
         &self,
         tenant: &str,
         query: &Query,
         matches: &[Match],
         set_version: u64,
+        subject: &Subject,
     ) -> Result<Verdict, ApiError> {
         let issued = receipts::issue(
             self.backend,
@@ -471,7 +501,7 @@ impl<B: Backend> App<'_, B> {
             query,
             matches,
             set_version,
-            &receipts::Subject::default(),
+            subject,
         )
         .await?;
         let id_of = |m: &Match| {
@@ -500,14 +530,21 @@ impl<B: Backend> App<'_, B> {
         let tenant = self.checker(head).await?;
         let hashes = parse_json::<HashesIn>(body)?;
         let (query, windows) = (hashes.to_query()?, hashes.windows()?);
+        let subject = hashes.subject()?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
         let matches =
-            loaded.index.lookup_with_windows(&query, &windows, &self.config.match_options);
-        let v = self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version).await?;
+            policy::lookup(&tenant, &loaded.index, &query, &windows, &self.config.match_options);
+        let v =
+            self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version, &subject).await?;
         Ok(Reply { outcome: Outcome::Respond(Response::json(200, &v.body)), deferred: v.deferred })
     }
 
-    fn check_bytes(&self, index: &schoon_core::set::Index, bytes: &[u8]) -> Checked {
+    fn check_bytes(
+        &self,
+        tenant: &TenantRecord,
+        index: &schoon_core::set::Index,
+        bytes: &[u8],
+    ) -> Checked {
         // As `schoon scan` decides: plain PDQ, then region windows when the index has region
         // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
         let options = HashOptions {
@@ -519,12 +556,8 @@ impl<B: Backend> App<'_, B> {
         let report = schoon_core::hash_bytes(bytes, &options);
         let image = report.image.as_ref().ok();
         let query = Query::from_hashes(&report.exact, image);
-        let matches = schoon_core::set::lookup_hashed(
-            index,
-            &report.exact,
-            image,
-            &self.config.match_options,
-        );
+        let matches =
+            policy::lookup_hashed(tenant, index, &report.exact, image, &self.config.match_options);
         let e = &report.exact;
         let mut hashes = json!({ "bytes": e.bytes, "md5": e.md5.to_hex(), "sha1": e.sha1.to_hex(), "sha256": e.sha256.to_hex() });
         if let (Some(obj), Some(i)) = (hashes.as_object_mut(), image) {
@@ -539,10 +572,12 @@ impl<B: Backend> App<'_, B> {
 
     async fn scan(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
         let tenant = self.checker(head).await?;
+        let subject = query::subject(None, head.header("x-schoon-url"))?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-        let checked = self.check_bytes(&loaded.index, body);
+        let checked = self.check_bytes(&tenant, &loaded.index, body);
+        let version = loaded.meta.version;
         let mut v = self
-            .verdict(&tenant.tenant, &checked.query, &checked.matches, loaded.meta.version)
+            .verdict(&tenant.tenant, &checked.query, &checked.matches, version, &subject)
             .await?;
         if let Some(obj) = v.body.as_object_mut() {
             obj.insert("hashes".into(), checked.hashes);
@@ -618,7 +653,13 @@ impl<B: Backend> App<'_, B> {
                 deferred: Vec::new(),
             })
         };
-        let loaded = match sets::current_index(self.backend, self.config, self.isolate).await {
+        let index_and_tenant = async {
+            let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+            let tenant =
+                auth::tenant_record(&gate.tenant, self.config, self.isolate, self.backend).await?;
+            Ok::<_, ApiError>((loaded, tenant.unwrap_or_default()))
+        };
+        let (loaded, tenant) = match index_and_tenant.await {
             Ok(l) => l,
             Err(e) => {
                 return match gate.unavailable {
@@ -642,7 +683,7 @@ impl<B: Backend> App<'_, B> {
         let mut matches: Vec<(Query, Vec<Match>)> = Vec::new();
         let mut failure: Option<schoon_core::Error> = None;
         for item in items {
-            let c = self.check_bytes(&loaded.index, item);
+            let c = self.check_bytes(&tenant, &loaded.index, item);
             if !c.matches.is_empty() {
                 matches.push((c.query, c.matches));
             } else if failure.is_none() {
@@ -654,7 +695,7 @@ impl<B: Backend> App<'_, B> {
             let mut all_receipts: Vec<Receipt> = Vec::new();
             let mut deferred = Vec::new();
             for (query, m) in &matches {
-                let v = self.verdict(&gate.tenant, query, m, version).await?;
+                let v = self.verdict(&gate.tenant, query, m, version, &Subject::default()).await?;
                 let field = |name: &str| v.body.get(name).cloned().unwrap_or_default();
                 all_matches.extend(field("matches").as_array().cloned().unwrap_or_default());
                 all_receipts.extend(
@@ -1087,6 +1128,12 @@ impl<B: Backend> App<'_, B> {
             burst: Option<u32>,
             #[serde(default)]
             disabled: bool,
+            #[serde(default)]
+            lists: Option<Vec<String>>,
+            #[serde(default)]
+            categories: Option<Vec<String>>,
+            #[serde(default)]
+            thresholds: BTreeMap<String, u32>,
         }
         if !valid_tenant(tenant) {
             return Err(ApiError::Invalid(format!(
@@ -1094,6 +1141,19 @@ impl<B: Backend> App<'_, B> {
             )));
         }
         let input: In = parse_json(body)?;
+        let policy = ListPolicy {
+            lists: input.lists,
+            categories: input.categories,
+            thresholds: input.thresholds,
+        };
+        // A policy names lists of the current set: checked against it, so none is published
+        // yet is 503.
+        let policy = if policy.is_empty() {
+            policy
+        } else {
+            let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+            policy.check(loaded.index.lists(), self.config.match_options.threshold)?
+        };
         let key = auth::tenant_key(tenant);
         let existing: Option<TenantRecord> =
             match self.backend.kv_get(&key).await.map_err(ApiError::storage)? {
@@ -1106,12 +1166,38 @@ impl<B: Backend> App<'_, B> {
             burst: input.burst,
             disabled: input.disabled,
             created_ms: existing.as_ref().map_or(self.backend.now_ms(), |e| e.created_ms),
+            policy,
         };
         let text = serde_json::to_string(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
         self.backend.kv_put(&key, &text, None).await.map_err(ApiError::storage)?;
         self.isolate.forget_keys();
         let status = if existing.is_some() { 200 } else { 201 };
         Ok(Reply::respond(Response::json(status, &json!(record))))
+    }
+
+    /// A tenant's record and which names of its policy the current set lacks
+    /// (`policy_missing`, `null` while no index is published).
+    async fn admin_tenant_read(&self, tenant: &str) -> Result<Reply, ApiError> {
+        let not_found = || ApiError::NotFound(format!("no tenant '{tenant}'"));
+        if !valid_tenant(tenant) {
+            return Err(not_found());
+        }
+        let text = self
+            .backend
+            .kv_get(&auth::tenant_key(tenant))
+            .await
+            .map_err(ApiError::storage)?
+            .ok_or_else(not_found)?;
+        let record: TenantRecord = serde_json::from_str(&text)
+            .map_err(|e| ApiError::Internal(format!("stored tenant record is unreadable: {e}")))?;
+        let loaded = sets::current_index(self.backend, self.config, self.isolate).await.ok();
+        let mut v = json!(record);
+        if let Some(obj) = v.as_object_mut() {
+            let missing = loaded.as_ref().map(|l| record.policy.missing(l.index.lists()));
+            obj.insert("policy_missing".into(), json!(missing));
+            obj.insert("set_version".into(), json!(loaded.map(|l| l.meta.version)));
+        }
+        Ok(Reply::respond(Response::json(200, &v)))
     }
 
     async fn admin_key(&self, tenant: &str, body: &[u8]) -> Result<Reply, ApiError> {

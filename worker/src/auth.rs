@@ -13,6 +13,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Head;
+use crate::policy::ListPolicy;
 use crate::state::Isolate;
 
 /// What a key may do.
@@ -26,7 +27,7 @@ pub enum Scope {
 }
 
 /// A tenant's settings (`tenant:{id}` in KV).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantRecord {
     /// The tenant id.
     pub tenant: String,
@@ -41,6 +42,10 @@ pub struct TenantRecord {
     pub disabled: bool,
     /// When the record was created, unix milliseconds.
     pub created_ms: u64,
+    /// Which lists the tenant is matched against (`lists`, `categories`, `thresholds` at the
+    /// record's top level; absent in records written before policies existed).
+    #[serde(flatten)]
+    pub policy: ListPolicy,
 }
 
 /// An API key's record (`key:{sha256}` in KV).
@@ -104,13 +109,9 @@ async fn lookup<B: Backend>(backend: &B, key_hash: &str) -> Result<Option<Princi
         Some(t) => serde_json::from_str(&t)
             .map_err(|e| ApiError::Internal(format!("stored tenant record is unreadable: {e}")))?,
         // A key whose tenant record is gone counts as a disabled tenant.
-        None => TenantRecord {
-            tenant: key.tenant.clone(),
-            rate_per_minute: None,
-            burst: None,
-            disabled: true,
-            created_ms: 0,
-        },
+        None => {
+            TenantRecord { tenant: key.tenant.clone(), disabled: true, ..TenantRecord::default() }
+        }
     };
     Ok(Some(Principal::Tenant { tenant, scope: key.scope }))
 }
@@ -168,6 +169,36 @@ pub async fn authenticate<B: Backend>(
         }
     }
     Ok(principal)
+}
+
+/// A tenant's record by id (gate mode, whose tenant has no key in the request), cached in the
+/// isolate like key lookups (`TENANT_CACHE_SECONDS`). `None` when there is no such tenant.
+pub async fn tenant_record<B: Backend>(
+    tenant: &str,
+    config: &Config,
+    isolate: &Isolate,
+    backend: &B,
+) -> Result<Option<TenantRecord>, ApiError> {
+    // The key cache holds key hashes (64 hex digits); `tenant:` entries cannot collide.
+    let cache_key = tenant_key(tenant);
+    let now = backend.now_ms();
+    if let Some(cached) = isolate.cached_key(&cache_key, now) {
+        return Ok(cached.and_then(|p| match p {
+            Principal::Tenant { tenant, .. } => Some(tenant),
+            Principal::Admin => None,
+        }));
+    }
+    let record: Option<TenantRecord> =
+        match backend.kv_get(&cache_key).await.map_err(ApiError::storage)? {
+            Some(t) => Some(serde_json::from_str(&t).map_err(|e| {
+                ApiError::Internal(format!("stored tenant record is unreadable: {e}"))
+            })?),
+            None => None,
+        };
+    let ttl = config.tenant_cache_seconds.saturating_mul(1000);
+    let principal = record.clone().map(|tenant| Principal::Tenant { tenant, scope: Scope::Server });
+    isolate.cache_key(&cache_key, now.saturating_add(ttl), principal);
+    Ok(record)
 }
 
 /// Applies the tenant's rate limit: this isolate's bucket, then the shared limiter if bound.

@@ -65,6 +65,13 @@ pub struct Config {
     pub confirm_max_bytes: u64,
     /// Body limit of `/v1/scan` (`SCAN_MAX_BYTES`, default 25 MiB).
     pub scan_max_bytes: u64,
+    /// Body limit of `/v1/check` (`CHECK_MAX_BYTES`, default 1 MiB); a longer body is refused
+    /// whole with 413.
+    pub check_max_bytes: u64,
+    /// Most non-empty lines of one `/v1/check` (`CHECK_MAX_LINES`, default 1000); more are
+    /// refused whole with 413. Each line costs a lookup (tens of ms of CPU for a PDQ hash in
+    /// a linearly scanned index of 10^6) and, when it matches, two KV writes per receipt.
+    pub check_max_lines: usize,
     /// Body limit of set uploads (`ADMIN_MAX_BYTES`, default 100 MiB, Cloudflare's request cap
     /// on most plans).
     pub admin_max_bytes: u64,
@@ -241,6 +248,8 @@ impl Config {
             set_refresh_seconds: v.number("SET_REFRESH_SECONDS", 30)?,
             confirm_max_bytes: v.number("CONFIRM_MAX_BYTES", 16 * 1024)?,
             scan_max_bytes: v.number("SCAN_MAX_BYTES", 25 * MIB)?,
+            check_max_bytes: v.number("CHECK_MAX_BYTES", MIB)?,
+            check_max_lines: v.number("CHECK_MAX_LINES", 1000)?,
             admin_max_bytes: v.number("ADMIN_MAX_BYTES", 100 * MIB)?,
             limits,
             rate_per_minute: v.number("RATE_PER_MINUTE", 600)?,
@@ -290,6 +299,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.confirm_max_bytes, 16 * 1024);
+        assert_eq!((c.check_max_bytes, c.check_max_lines), (1024 * 1024, 1000));
         assert_eq!(c.match_options, MatchOptions::default());
         assert!(c.gate.is_none() && c.admin_key_sha256.is_none());
     }
@@ -299,6 +309,7 @@ mod tests {
         let base = [("ALLOW_UNSIGNED_SETS", "true"), ("RECEIPT_SIGNING_KEY", KEY)];
         for (name, value, message) in [
             ("RATE_PER_MINUTE", "lots", "RATE_PER_MINUTE 'lots' is not a number"),
+            ("CHECK_MAX_LINES", "-1", "CHECK_MAX_LINES '-1' is not a number"),
             ("ALLOW_UNSIGNED_SETS", "maybe", "ALLOW_UNSIGNED_SETS 'maybe'"),
             ("ADMIN_KEY_SHA256", "abc", "ADMIN_KEY_SHA256 must be 64 hex digits"),
             ("GATE_PREFIX", "/v1/x", "GATE_PREFIX '/v1/x'"),

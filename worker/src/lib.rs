@@ -37,11 +37,13 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod bulk;
 pub mod config;
 pub mod counters;
 pub mod error;
 pub mod http;
 pub mod multipart;
+pub mod policy;
 pub mod query;
 pub mod ratelimit;
 pub mod receipts;

@@ -1,4 +1,5 @@
-//! The hashes a client sends to `/v1/confirm`, and the verdict JSON every check answers with.
+//! The hashes a client sends to `/v1/confirm` (and each line of `/v1/check`), and the verdict
+//! JSON every check answers with.
 
 use schoon_core::set::{HashKind, Match, PdqQuery, Query, VARIANT_NAMES, Verdict};
 use schoon_core::{Md5, PdqHash, Sha1, Sha256};
@@ -6,8 +7,13 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::receipts::Subject;
 
-/// The JSON body of `/v1/confirm`: any subset of the hashes `schoon hash --dihedral` prints.
+/// Longest object id (`id`) a check may carry, in bytes.
+pub const MAX_ID_BYTES: usize = 512;
+
+/// The JSON body of `/v1/confirm`: any subset of the hashes `schoon hash --dihedral` prints,
+/// and optionally what the hashes are of (`id`, `url`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HashesIn {
@@ -35,6 +41,14 @@ pub struct HashesIn {
     /// index's region hashes when plain PDQ finds nothing.
     #[serde(default)]
     pub windows: Option<Vec<String>>,
+    /// The caller's own id of the object, 1 to [`MAX_ID_BYTES`] bytes; stored with the
+    /// receipts as their subject.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Where the object is served (a public `http`/`https` URL, see [`crate::url::public_url`]);
+    /// stored with the receipts so a follow-up can fetch it again.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// The most window hashes one confirmation may carry (an upload has 108 windows; 128 hex
@@ -133,6 +147,39 @@ impl HashesIn {
             .map(|(i, h)| h.parse().map_err(|e| ApiError::Invalid(format!("windows[{i}]: {e}"))))
             .collect()
     }
+
+    /// The receipt subject: `id` and `url`, checked.
+    pub fn subject(&self) -> Result<Subject, ApiError> {
+        subject(self.id.as_deref(), self.url.as_deref())
+    }
+}
+
+/// Checks an object id: 1 to [`MAX_ID_BYTES`] bytes. `field` names where it came from.
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::Invalid(format!("{field} is empty (1 to {MAX_ID_BYTES} bytes)")));
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(ApiError::Invalid(format!(
+            "{field} has {} bytes, at most {MAX_ID_BYTES} are accepted",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The receipt subject of a check: the object id and the URL (checked by
+/// [`crate::url::public_url`] and stored as `fetch` would read it).
+pub fn subject(id: Option<&str>, url: Option<&str>) -> Result<Subject, ApiError> {
+    if let Some(id) = id {
+        check_id("id", id)?;
+    }
+    let url = url.map(crate::url::public_url).transpose()?;
+    Ok(Subject {
+        object_id: id.map(str::to_owned),
+        url: url.map(|u| u.to_string()),
+        ..Subject::default()
+    })
 }
 
 /// The checked value of a kind in a query, hex (what a receipt records).
@@ -218,6 +265,24 @@ mod tests {
         assert!(h.windows().unwrap_err().to_string().starts_with("windows[1]: "));
         let h = parse_json::<HashesIn>(br#"{"windows":[]}"#).unwrap();
         assert!(h.to_query().unwrap_err().to_string().starts_with("no hash given"));
+    }
+
+    #[test]
+    fn id_and_url_make_the_subject() {
+        let h: HashesIn = parse_json(
+            br#"{"md5":"00000000000000000000000000000000","id":"a/b.jpg","url":"https://EXAMPLE.com/a b.jpg"}"#,
+        )
+        .unwrap();
+        let s = h.subject().unwrap();
+        assert_eq!(s.object_id.as_deref(), Some("a/b.jpg"));
+        assert_eq!(s.url.as_deref(), Some("https://example.com/a%20b.jpg"));
+        assert!(HashesIn::default().subject().unwrap().is_empty());
+        let bad = |id: &str, url: Option<&str>| subject(Some(id), url).unwrap_err().to_string();
+        assert_eq!(bad("", None), "id is empty (1 to 512 bytes)");
+        assert_eq!(bad(&"x".repeat(513), None), "id has 513 bytes, at most 512 are accepted");
+        assert!(
+            bad("a", Some("http://10.0.0.1/x")).contains("'http://10.0.0.1/x' names a private")
+        );
     }
 
     #[test]

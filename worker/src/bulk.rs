@@ -1,0 +1,362 @@
+//! `POST /v1/check`: many hash checks in one request, for hosting providers that hash their
+//! own objects (`schoon hash --dihedral --windows`) and check them in batches.
+//!
+//! The body is NDJSON: each non-empty line is one JSON object with any subset of the hashes
+//! `/v1/confirm` takes, the caller's object `id` (1 to [`MAX_ID_BYTES`] bytes; without it the
+//! `path` that `schoon hash` prints serves) and optionally the `url` the object is served at.
+//! The other fields `schoon hash` prints ([`IGNORED_FIELDS`]) are accepted and ignored; any
+//! other field is an error of that line. The answer has exactly one NDJSON line per non-empty
+//! input line, in input order: the verdict of the line, or its error; one bad line never
+//! fails the others. A body over `CHECK_MAX_BYTES` or with more than `CHECK_MAX_LINES`
+//! non-empty lines is refused whole (413) before anything is checked or counted.
+//!
+//! ```
+//! use schoon_worker::bulk::{non_empty_lines, parse_line};
+//!
+//! let body = b"{\"id\":\"a.jpg\",\"md5\":\"00000000000000000000000000000000\"}\n\n{\"id\":\"b\",\"md5\":\"xyz\"}\n";
+//! let lines: Vec<_> = non_empty_lines(body).collect();
+//! assert_eq!(lines.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 3]);
+//! let first = parse_line(lines[0].1);
+//! assert_eq!(first.id.as_deref(), Some("a.jpg"));
+//! assert!(first.parsed.is_ok());
+//! let second = parse_line(lines[1].1);
+//! assert_eq!(second.id.as_deref(), Some("b"));
+//! assert!(second.parsed.unwrap_err().to_string().starts_with("md5: invalid md5 hash 'xyz'"));
+//! ```
+
+use schoon_core::PdqHash;
+use schoon_core::set::Query;
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::auth::{self, Need, Principal, Scope, TenantRecord};
+use crate::backend::Backend;
+use crate::error::{ApiError, code_for, status_for};
+use crate::http::{Head, Outcome, Reply, Response};
+use crate::policy;
+pub use crate::query::MAX_ID_BYTES;
+use crate::query::{self, HashesIn};
+use crate::receipts::Subject;
+use crate::sets;
+
+/// Fields of `schoon hash` output that a line may carry and the check ignores (the file's
+/// path, size, dimensions, format, region, a hashing error, and the secondary perceptual
+/// hashes of `--algo`).
+pub const IGNORED_FIELDS: &[&str] = &[
+    "path",
+    "bytes",
+    "width",
+    "height",
+    "format",
+    "region",
+    "error",
+    "ahash",
+    "median",
+    "dhash",
+    "dhash_vertical",
+    "dhash_double",
+    "blockhash",
+    "phash",
+    "median_dct",
+];
+
+/// The media type of the request and answer bodies.
+pub const NDJSON: &str = "application/x-ndjson";
+
+/// A line ready to look up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkable {
+    /// The hashes.
+    pub query: Query,
+    /// Region window hashes (looked up when no whole-image PDQ match stands).
+    pub windows: Vec<PdqHash>,
+    /// The receipt subject: the line's id and URL.
+    pub subject: Subject,
+}
+
+/// One line, parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedLine {
+    /// The line's id (its `id`, else its `path`) when it could be read, also for a bad line.
+    pub id: Option<String>,
+    /// What to look up, or why the line cannot be checked.
+    pub parsed: Result<Checkable, ApiError>,
+}
+
+/// The non-empty lines of a body (whitespace-only lines are empty), with their 1-based line
+/// numbers in the body.
+pub fn non_empty_lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    body.split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim_ascii()))
+        .filter(|(_, line)| !line.is_empty())
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string field of a line: absent, or a string (anything else is an error naming it).
+fn text_field(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, ApiError> {
+    match map.remove(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::Invalid(format!(
+            "{name} must be a string, got {} {other}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+/// The checkable form of a line's object, whose id (`field`: `id` or `path`) was taken out.
+fn checkable(
+    field: &str,
+    raw: Option<Value>,
+    mut map: Map<String, Value>,
+) -> Result<Checkable, ApiError> {
+    let id = match raw {
+        None => {
+            return Err(ApiError::Invalid(
+                "missing id: give each line an \"id\" (or the \"path\" schoon hash prints)".into(),
+            ));
+        }
+        Some(Value::String(s)) => s,
+        Some(other) => {
+            return Err(ApiError::Invalid(format!(
+                "{field} must be a string, got {} {other}",
+                kind_of(&other)
+            )));
+        }
+    };
+    query::check_id(field, &id)?;
+    let url = text_field(&mut map, "url")?;
+    for name in IGNORED_FIELDS {
+        map.remove(*name);
+    }
+    let hashes: HashesIn =
+        serde_json::from_value(Value::Object(map)).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let query = hashes.to_query()?;
+    let windows = hashes.windows()?;
+    let subject = query::subject(Some(&id), url.as_deref())?;
+    Ok(Checkable { query, windows, subject })
+}
+
+/// Parses one line: a JSON object of hashes with its id (see the module documentation).
+pub fn parse_line(line: &[u8]) -> ParsedLine {
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => {
+            return ParsedLine {
+                id: None,
+                parsed: Err(ApiError::BadRequest(format!("malformed JSON: {e}"))),
+            };
+        }
+    };
+    let Value::Object(mut map) = value else {
+        let got = kind_of(&value);
+        return ParsedLine {
+            id: None,
+            parsed: Err(ApiError::Invalid(format!("a line must be a JSON object, got {got}"))),
+        };
+    };
+    // The id: `id`, else `path`; readable (echoed in the answer) when it is a valid id.
+    let path = map.remove("path");
+    let (field, raw) = match map.remove("id") {
+        Some(id) => ("id", Some(id)),
+        None => ("path (the id when there is none)", path),
+    };
+    let readable = raw
+        .as_ref()
+        .and_then(Value::as_str)
+        .filter(|s| query::check_id(field, s).is_ok())
+        .map(str::to_owned);
+    let parsed = checkable(field, raw, map);
+    ParsedLine { id: readable, parsed }
+}
+
+/// The answer line of a line that could not be checked.
+pub fn error_line(number: usize, id: Option<&str>, error: &ApiError) -> Value {
+    let mut v = json!({
+        "line": number,
+        "verdict": "error",
+        "error": { "status": status_for(error), "code": code_for(error), "message": error.to_string() },
+    });
+    if let (Some(obj), Some(id)) = (v.as_object_mut(), id) {
+        obj.insert("id".into(), json!(id));
+    }
+    v
+}
+
+/// The 413 answer to a body with too many lines.
+fn too_many_lines(lines: usize, max: usize) -> Response {
+    let error = ApiError::TooLarge { what: "check body", max: 0 };
+    let message = format!(
+        "check body has {lines} non-empty lines, at most {max} are accepted (CHECK_MAX_LINES)"
+    );
+    Response::json(
+        status_for(&error),
+        &json!({ "error": { "status": status_for(&error), "code": code_for(&error), "message": message } }),
+    )
+}
+
+impl<B: Backend> App<'_, B> {
+    /// The tenant of a `/v1/check`: a server key (a browser key is 403).
+    async fn bulk_tenant(&self, head: &Head) -> Result<TenantRecord, ApiError> {
+        let p =
+            auth::authenticate(head, Need::Check, self.config, self.isolate, self.backend).await?;
+        match p {
+            Principal::Tenant { tenant, scope: Scope::Server } => Ok(tenant),
+            Principal::Tenant { scope: Scope::Browser, .. } => Err(ApiError::Forbidden(
+                "a browser key cannot use /v1/check: use a server key".into(),
+            )),
+            Principal::Admin => Err(ApiError::Forbidden("the admin key cannot make checks".into())),
+        }
+    }
+
+    /// `POST /v1/check`. The tenant's rate limit is taken once for the whole request;
+    /// counters and receipts are per line.
+    pub(crate) async fn bulk_check(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
+        let tenant = self.bulk_tenant(head).await?;
+        let max = self.config.check_max_lines;
+        let count = non_empty_lines(body).count();
+        if count > max {
+            return Ok(Reply::respond(too_many_lines(count, max)));
+        }
+        auth::rate_limit(&tenant, self.config, self.isolate, self.backend).await?;
+        let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+        let version = loaded.meta.version;
+        let mut out = String::new();
+        let mut deferred = Vec::new();
+        for (number, line) in non_empty_lines(body) {
+            let ParsedLine { id, parsed } = parse_line(line);
+            let answer = match parsed {
+                Err(e) => error_line(number, id.as_deref(), &e),
+                Ok(c) => {
+                    let matches = policy::lookup(
+                        &tenant,
+                        &loaded.index,
+                        &c.query,
+                        &c.windows,
+                        &self.config.match_options,
+                    );
+                    match self
+                        .verdict(&tenant.tenant, &c.query, &matches, version, &c.subject)
+                        .await
+                    {
+                        Err(e) => error_line(number, id.as_deref(), &e),
+                        Ok(v) => {
+                            deferred.extend(v.deferred);
+                            let mut body = v.body;
+                            if let Some(obj) = body.as_object_mut() {
+                                obj.insert("line".into(), json!(number));
+                                obj.insert("id".into(), json!(id));
+                                if !v.matched {
+                                    obj.remove("receipts");
+                                }
+                            }
+                            body
+                        }
+                    }
+                }
+            };
+            out.push_str(&answer.to_string());
+            out.push('\n');
+        }
+        let response = Response::text(200, NDJSON, out)
+            .with_header("x-schoon-set-version", &version.to_string());
+        Ok(Reply { outcome: Outcome::Respond(response), deferred })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PDQ: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
+
+    fn error_of(line: &str) -> (Option<String>, u16, String) {
+        let p = parse_line(line.as_bytes());
+        let e = p.parsed.unwrap_err();
+        (p.id, status_for(&e), e.to_string())
+    }
+
+    #[test]
+    fn lines_are_numbered_in_the_body() {
+        let body = b"  \r\n{}\r\n\n\t\n{}";
+        let numbers: Vec<usize> = non_empty_lines(body).map(|(n, _)| n).collect();
+        assert_eq!(numbers, [2, 5]);
+        assert_eq!(non_empty_lines(b"").count(), 0);
+    }
+
+    #[test]
+    fn schoon_hash_output_is_a_line() {
+        let line = json!({
+            "path": "dir/a.jpg", "bytes": 5, "md5": "00".repeat(16), "sha1": "00".repeat(20),
+            "sha256": "00".repeat(32), "pdq": PDQ, "quality": 90, "width": 4, "height": 3,
+            "pdq_dihedral": vec![PDQ; 8], "windows": [PDQ], "phash": "0011223344556677",
+        });
+        let p = parse_line(line.to_string().as_bytes());
+        assert_eq!(p.id.as_deref(), Some("dir/a.jpg"));
+        let c = p.parsed.unwrap();
+        assert_eq!(c.subject.object_id.as_deref(), Some("dir/a.jpg"));
+        assert_eq!(c.windows.len(), 1);
+        assert_eq!(c.query.pdq.map(|q| q.variants.len()), Some(8));
+        // `id` wins over `path`, and the url is kept as fetch reads it.
+        let line =
+            json!({"id": "x", "path": "p", "url": "https://Example.com/a", "md5": "00".repeat(16)});
+        let c = parse_line(line.to_string().as_bytes()).parsed.unwrap();
+        assert_eq!(c.subject.object_id.as_deref(), Some("x"));
+        assert_eq!(c.subject.url.as_deref(), Some("https://example.com/a"));
+    }
+
+    #[test]
+    fn bad_lines_say_why_and_keep_a_readable_id() {
+        let md5 = "00".repeat(16);
+        assert_eq!(error_of("{").1, 400);
+        assert!(error_of("{").2.starts_with("malformed JSON: "));
+        assert_eq!(error_of("[1]").2, "a line must be a JSON object, got an array");
+        let (id, status, message) = error_of(&format!(r#"{{"id":"a","md5":"{md5}","colour":1}}"#));
+        assert_eq!((id.as_deref(), status), (Some("a"), 422));
+        assert!(message.contains("unknown field `colour`"), "{message}");
+        let (id, _, message) = error_of(&format!(r#"{{"md5":"{md5}"}}"#));
+        assert_eq!(id, None);
+        assert!(message.starts_with("missing id"), "{message}");
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        let (id, _, message) = error_of(&format!(r#"{{"id":"{long}","md5":"{md5}"}}"#));
+        assert_eq!(id, None, "an over-long id is not echoed");
+        assert_eq!(message, "id has 513 bytes, at most 512 are accepted");
+        let (_, _, message) = error_of(&format!(r#"{{"path":"","md5":"{md5}"}}"#));
+        assert_eq!(message, "path (the id when there is none) is empty (1 to 512 bytes)");
+        let (_, _, message) = error_of(&format!(r#"{{"id":7,"md5":"{md5}"}}"#));
+        assert_eq!(message, "id must be a string, got a number 7");
+        let (id, _, message) =
+            error_of(&format!(r#"{{"id":"b","md5":"{md5}","url":"http://192.168.0.1/x"}}"#));
+        assert_eq!(id.as_deref(), Some("b"));
+        assert!(message.contains("'http://192.168.0.1/x' names a private"), "{message}");
+        let (_, _, message) = error_of(r#"{"id":"c","sha1":"zz"}"#);
+        assert!(message.starts_with("sha1: invalid sha1 hash 'zz'"), "{message}");
+        let (_, _, message) = error_of(r#"{"id":"d","path":"p.jpg","error":"unreadable"}"#);
+        assert!(message.starts_with("no hash given"), "{message}");
+    }
+
+    #[test]
+    fn error_lines_carry_status_code_and_id() {
+        let v = error_line(3, Some("d.jpg"), &ApiError::Invalid("bad".into()));
+        assert_eq!(
+            v,
+            json!({"line": 3, "id": "d.jpg", "verdict": "error",
+                   "error": {"status": 422, "code": "invalid", "message": "bad"}})
+        );
+        assert!(error_line(1, None, &ApiError::Invalid("x".into())).get("id").is_none());
+        let r = too_many_lines(3, 2);
+        assert_eq!(r.status, 413);
+        assert_eq!(r.json_body()["error"]["code"], "too_large");
+    }
+}
