@@ -601,3 +601,51 @@ fn confirm_and_scan_carry_a_subject() {
     let (s, v) = scan("http://10.0.0.7/f");
     assert_eq!(s, 422, "{v}");
 }
+
+#[test]
+fn odd_bodies_are_answered_line_by_line_without_panics() {
+    // A small deterministic fuzz: every non-empty line gets exactly one answer line, never a
+    // 5xx, whatever the bytes.
+    let env = Env::new(&[]);
+    env.publish(1, true);
+    let key = env.tenant("acme", json!({}));
+    let pieces: [&[u8]; 14] = [
+        b"{}",
+        b"null",
+        b"\"text\"",
+        b"\xff\xfe\x00",
+        b"{\"id\":\"\xc3\x28\"}",
+        b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]",
+        b"{\"id\":\"a\",\"pdq\":\"00\",\"quality\":500}",
+        b"{\"id\":\"a\",\"windows\":[\"zz\"]}",
+        b"{\"id\":\"a\",\"md5\":null}",
+        b"{\"id\":\"a\",\"url\":\"https://a.example/\",\"url\":5}",
+        b"{\"id\":{\"x\":1},\"md5\":\"00\"}",
+        b"{\"id\":\"a\",\"pdq_dihedral\":[],\"sha1\":\"00\"}",
+        b"\r",
+        b"{\"path\":\"p\",\"md5\":\"00000000000000000000000000000000\",\"region\":\"x\",\"dhash\":\"1\"}",
+    ];
+    for seed in 0..60usize {
+        let mut body = Vec::new();
+        let mut expected = 0;
+        for i in 0..(seed % 7 + 1) {
+            let piece = pieces[(seed * 5 + i * 3) % pieces.len()];
+            expected += usize::from(!piece.trim_ascii().is_empty());
+            body.extend_from_slice(piece);
+            body.push(b'\n');
+        }
+        let head = Head::new(Method::Post, "/v1/check")
+            .with_header("authorization", &format!("Bearer {key}"))
+            .with_header("content-type", "application/x-ndjson");
+        let reply = env.send(head, body.clone());
+        let r = reply.outcome.response().unwrap();
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&body));
+        let text = String::from_utf8(r.body.clone()).unwrap();
+        let answers: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(answers.len(), expected, "{}", String::from_utf8_lossy(&body));
+        for a in &answers {
+            let status = a["error"]["status"].as_u64().unwrap_or(200);
+            assert!(status < 500, "{a}");
+        }
+    }
+}
