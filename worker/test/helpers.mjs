@@ -159,3 +159,28 @@ export async function tenant(w, id, settings = {}, scope = 'server') {
 export function writeJson(file, value) {
   writeFileSync(file, JSON.stringify(value, null, 2));
 }
+
+// Receipt and bulk-check helpers (test/check.test.mjs).
+import { createPublicKey, verify } from 'node:crypto';
+
+/**
+ * Verifies a receipt offline with Node's Ed25519 and the issuer's public key (hex): the
+ * signature covers "schoon receipt v1", NUL and the receipt without `signature` as canonical
+ * JSON (sorted keys, no whitespace).
+ */
+export function receiptVerifies(receipt, publicHex) {
+  const { signature, ...body } = receipt;
+  const canonical = `{${Object.keys(body).sort().map((k) => `${JSON.stringify(k)}:${JSON.stringify(body[k])}`).join(',')}}`;
+  const x = Buffer.from(publicHex, 'hex').toString('base64url');
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
+  const message = Buffer.concat([Buffer.from('schoon receipt v1\0'), Buffer.from(canonical)]);
+  return verify(null, message, key, Buffer.from(signature, 'hex'));
+}
+
+/** Posts NDJSON lines (objects or raw strings) to /v1/check; `lines` parses the answer. */
+export async function bulkCheck(w, key, lines, { headers = {} } = {}) {
+  const body = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
+  const r = await w.call('POST', '/v1/check', { body, key, headers: { 'content-type': 'application/x-ndjson', ...headers } });
+  const answer = r.status === 200 ? r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) : undefined;
+  return { ...r, lines: answer };
+}
