@@ -1146,8 +1146,8 @@ impl<B: Backend> App<'_, B> {
             categories: input.categories,
             thresholds: input.thresholds,
         };
-        // A policy names lists of the current set: checked against it, so none is published
-        // yet is 503.
+        // A policy names lists of the current set and is checked against it: with no index
+        // published yet, that is 503.
         let policy = if policy.is_empty() {
             policy
         } else {
