@@ -24,6 +24,7 @@
 //! assert!(second.parsed.unwrap_err().to_string().starts_with("md5: invalid md5 hash 'xyz'"));
 //! ```
 
+use futures_util::{StreamExt, stream};
 use schoon_core::PdqHash;
 use schoon_core::set::Query;
 use serde_json::{Map, Value, json};
@@ -32,12 +33,12 @@ use crate::app::App;
 use crate::auth::{self, Need, Principal, Scope, TenantRecord};
 use crate::backend::Backend;
 use crate::error::{ApiError, code_for, status_for};
-use crate::http::{Head, Outcome, Reply, Response};
+use crate::http::{Deferred, Head, Outcome, Reply, Response};
 use crate::policy;
 pub use crate::query::MAX_ID_BYTES;
 use crate::query::{self, HashesIn};
 use crate::receipts::Subject;
-use crate::sets;
+use crate::sets::{self, LoadedIndex};
 
 /// Fields of `schoon hash` output that a line may carry and the check ignores (the file's
 /// path, size, dimensions, format, region, a hashing error, and the secondary perceptual
@@ -59,6 +60,10 @@ pub const IGNORED_FIELDS: &[&str] = &[
     "phash",
     "median_dct",
 ];
+
+/// How many lines' receipts are written at once: the Workers runtime keeps at most six
+/// connections (KV included) open per request, more would only wait.
+pub const CONCURRENT_LINES: usize = 6;
 
 /// The media type of the request and answer bodies.
 pub const NDJSON: &str = "application/x-ndjson";
@@ -220,6 +225,38 @@ impl<B: Backend> App<'_, B> {
         }
     }
 
+    /// The answer line of one input line, and the counter flush its check scheduled.
+    async fn answer_line(
+        &self,
+        tenant: &TenantRecord,
+        loaded: &LoadedIndex,
+        number: usize,
+        line: &[u8],
+    ) -> (Value, Vec<Deferred>) {
+        let ParsedLine { id, parsed } = parse_line(line);
+        let c = match parsed {
+            Ok(c) => c,
+            Err(e) => return (error_line(number, id.as_deref(), &e), Vec::new()),
+        };
+        let options = &self.config.match_options;
+        let matches = policy::lookup(tenant, &loaded.index, &c.query, &c.windows, options);
+        let version = loaded.meta.version;
+        match self.verdict(&tenant.tenant, &c.query, &matches, version, &c.subject).await {
+            Err(e) => (error_line(number, id.as_deref(), &e), Vec::new()),
+            Ok(v) => {
+                let mut body = v.body;
+                if let Some(obj) = body.as_object_mut() {
+                    obj.insert("line".into(), json!(number));
+                    obj.insert("id".into(), json!(id));
+                    if !v.matched {
+                        obj.remove("receipts");
+                    }
+                }
+                (body, v.deferred)
+            }
+        }
+    }
+
     /// `POST /v1/check`. The tenant's rate limit is taken once for the whole request;
     /// counters and receipts are per line.
     pub(crate) async fn bulk_check(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
@@ -232,42 +269,19 @@ impl<B: Backend> App<'_, B> {
         auth::rate_limit(&tenant, self.config, self.isolate, self.backend).await?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
         let version = loaded.meta.version;
+        // Lines are answered in order; the receipts of up to CONCURRENT_LINES lines are
+        // written at once (clean lines do no I/O at all).
+        let answers: Vec<(Value, Vec<Deferred>)> = stream::iter(non_empty_lines(body))
+            .map(|(number, line)| self.answer_line(&tenant, &loaded, number, line))
+            .buffered(CONCURRENT_LINES)
+            .collect()
+            .await;
         let mut out = String::new();
         let mut deferred = Vec::new();
-        for (number, line) in non_empty_lines(body) {
-            let ParsedLine { id, parsed } = parse_line(line);
-            let answer = match parsed {
-                Err(e) => error_line(number, id.as_deref(), &e),
-                Ok(c) => {
-                    let matches = policy::lookup(
-                        &tenant,
-                        &loaded.index,
-                        &c.query,
-                        &c.windows,
-                        &self.config.match_options,
-                    );
-                    match self
-                        .verdict(&tenant.tenant, &c.query, &matches, version, &c.subject)
-                        .await
-                    {
-                        Err(e) => error_line(number, id.as_deref(), &e),
-                        Ok(v) => {
-                            deferred.extend(v.deferred);
-                            let mut body = v.body;
-                            if let Some(obj) = body.as_object_mut() {
-                                obj.insert("line".into(), json!(number));
-                                obj.insert("id".into(), json!(id));
-                                if !v.matched {
-                                    obj.remove("receipts");
-                                }
-                            }
-                            body
-                        }
-                    }
-                }
-            };
+        for (answer, d) in answers {
             out.push_str(&answer.to_string());
             out.push('\n');
+            deferred.extend(d);
         }
         let response = Response::text(200, NDJSON, out)
             .with_header("x-schoon-set-version", &version.to_string());
