@@ -199,18 +199,6 @@ pub fn error_line(number: usize, id: Option<&str>, error: &ApiError) -> Value {
     v
 }
 
-/// The 413 answer to a body with too many lines.
-fn too_many_lines(lines: usize, max: usize) -> Response {
-    let error = ApiError::TooLarge { what: "check body", max: 0 };
-    let message = format!(
-        "check body has {lines} non-empty lines, at most {max} are accepted (CHECK_MAX_LINES)"
-    );
-    Response::json(
-        status_for(&error),
-        &json!({ "error": { "status": status_for(&error), "code": code_for(&error), "message": message } }),
-    )
-}
-
 impl<B: Backend> App<'_, B> {
     /// The tenant of a `/v1/check`: a server key (a browser key is 403).
     async fn bulk_tenant(&self, head: &Head) -> Result<TenantRecord, ApiError> {
@@ -264,7 +252,13 @@ impl<B: Backend> App<'_, B> {
         let max = self.config.check_max_lines;
         let count = non_empty_lines(body).count();
         if count > max {
-            return Ok(Reply::respond(too_many_lines(count, max)));
+            return Err(ApiError::TooMany {
+                what: "check body",
+                items: "non-empty lines",
+                count: count as u64,
+                max: max as u64,
+                setting: "CHECK_MAX_LINES",
+            });
         }
         auth::rate_limit(&tenant, self.config, self.isolate, self.backend).await?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
@@ -369,8 +363,5 @@ mod tests {
                    "error": {"status": 422, "code": "invalid", "message": "bad"}})
         );
         assert!(error_line(1, None, &ApiError::Invalid("x".into())).get("id").is_none());
-        let r = too_many_lines(3, 2);
-        assert_eq!(r.status, 413);
-        assert_eq!(r.json_body()["error"]["code"], "too_large");
     }
 }

@@ -7,7 +7,7 @@
 //! | core [`ErrorKind::BadInput`] (corrupt image, tampered or malformed set, bad receipt) | 422 | `bad_input` |
 //! | core stale set (not newer than the one held) | 409 | `stale` |
 //! | conflict (filter newer than the index, same version with other bytes) | 409 | `conflict` |
-//! | body over the route's limit, core [`ErrorKind::Limit`] | 413 | `too_large` / `limit` |
+//! | body over the route's limit (bytes or items), core [`ErrorKind::Limit`] | 413 | `too_large` / `limit` |
 //! | wrong `Content-Type`, core [`ErrorKind::Unsupported`] | 415 | `unsupported_media` / `unsupported` |
 //! | core [`ErrorKind::Caller`] | 400 | `caller` |
 //! | no or unknown credentials | 401 | `unauthorized` |
@@ -42,6 +42,19 @@ pub enum ApiError {
         what: &'static str,
         /// The limit in bytes.
         max: u64,
+    },
+    /// The body holds more items than the route takes (413).
+    TooMany {
+        /// What was too large (`"check body"`).
+        what: &'static str,
+        /// What was counted, plural (`"non-empty lines"`).
+        items: &'static str,
+        /// How many the body holds.
+        count: u64,
+        /// The most accepted.
+        max: u64,
+        /// The setting that holds the limit.
+        setting: &'static str,
     },
     /// The body's media type is not accepted by the route (415).
     UnsupportedMedia(String),
@@ -96,6 +109,9 @@ impl fmt::Display for ApiError {
             ApiError::TooLarge { what, max } => {
                 write!(f, "{what} exceeds the limit of {max} bytes")
             }
+            ApiError::TooMany { what, items, count, max, setting } => {
+                write!(f, "{what} has {count} {items}, at most {max} are accepted ({setting})")
+            }
             ApiError::MethodNotAllowed(allowed) => {
                 let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
                 write!(f, "method not allowed here; allowed: {}", names.join(", "))
@@ -116,7 +132,7 @@ pub fn status_for(e: &ApiError) -> u16 {
     match e {
         ApiError::BadRequest(_) => 400,
         ApiError::Invalid(_) => 422,
-        ApiError::TooLarge { .. } => 413,
+        ApiError::TooLarge { .. } | ApiError::TooMany { .. } => 413,
         ApiError::UnsupportedMedia(_) => 415,
         ApiError::Unauthorized(_) => 401,
         ApiError::Forbidden(_) => 403,
@@ -142,7 +158,7 @@ pub fn code_for(e: &ApiError) -> &'static str {
     match e {
         ApiError::BadRequest(_) => "bad_request",
         ApiError::Invalid(_) => "invalid",
-        ApiError::TooLarge { .. } => "too_large",
+        ApiError::TooLarge { .. } | ApiError::TooMany { .. } => "too_large",
         ApiError::UnsupportedMedia(_) => "unsupported_media",
         ApiError::Unauthorized(_) => "unauthorized",
         ApiError::Forbidden(_) => "forbidden",
