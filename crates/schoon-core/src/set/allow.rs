@@ -171,7 +171,7 @@ impl AllowHashes {
             limit: &mut u64,
         ) -> Result<Vec<[u8; N]>, Error> {
             let bytes = bytes.unwrap_or_default();
-            if bytes.len() % N != 0 {
+            if !bytes.len().is_multiple_of(N) {
                 return Err(bad(format!(
                     "allow-list {kind} section of {} bytes is not a whole number of {N}-byte records",
                     bytes.len()
@@ -371,5 +371,56 @@ impl AllowDigests {
     /// so that the index suppresses every match it could make.
     pub(crate) fn pdq_equal(&self, hash: &PdqHash) -> bool {
         self.contains(HashKind::Pdq, &hash.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loading_checks_sizes_counts_and_the_limit() {
+        let over = AllowCounts { pdq: MAX_ALLOW_ENTRIES as u64 + 1, ..Default::default() };
+        let e = AllowDigests::from_section(None, Some(over), 0).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("allow-list entry count {} exceeds the limit of 65536", MAX_ALLOW_ENTRIES + 1)
+        );
+        let huge = AllowCounts { md5: u64::MAX, sha1: u64::MAX, ..Default::default() };
+        assert!(AllowDigests::from_section(None, Some(huge), 0).is_err());
+        let one = AllowCounts { md5: 1, ..Default::default() };
+        assert!(AllowDigests::from_section(Some(&[0; 15]), Some(one), 0).is_err());
+        assert!(AllowDigests::from_section(Some(&[0; 16]), None, 0).is_err());
+        assert!(AllowDigests::from_section(Some(&[0; 16]), Some(one), 0).is_ok());
+
+        let section =
+            |bytes: &'static [u8]| move |t: &[u8; 4]| (t == &TAG_ALLOW_MD5).then_some(bytes);
+        let e = AllowHashes::from_sections(section(&[1; 17]), Some(one)).unwrap_err();
+        assert!(e.to_string().contains("not a whole number of 16-byte records"), "{e}");
+        assert!(AllowHashes::from_sections(section(&[1; 16]), Some(one)).is_ok());
+        assert!(AllowHashes::from_sections(section(&[1; 16]), None).is_err());
+        assert!(AllowHashes::from_sections(section(&[1; 32]), Some(one)).is_err());
+    }
+
+    #[test]
+    fn digests_depend_on_salt_kind_and_value() {
+        let d = digest(1, HashKind::Sha256, &[7; 32]);
+        assert_ne!(d, digest(2, HashKind::Sha256, &[7; 32]));
+        assert_ne!(d, digest(1, HashKind::Pdq, &[7; 32]));
+        assert_ne!(d, digest(1, HashKind::Sha256, &[8; 32]));
+        assert_eq!(d, digest(1, HashKind::Sha256, &[7; 32]));
+    }
+
+    #[test]
+    fn pdq_limits_lower_the_threshold_below_the_allowed_distance() {
+        let a = PdqHash([0; 32]);
+        let hashes = AllowHashes { pdq: vec![a], ..Default::default() };
+        let mut q = a;
+        assert_eq!(hashes.pdq_limits(&[q], 31), vec![None]);
+        (0..5).for_each(|b| q.flip_bit(b));
+        assert_eq!(hashes.pdq_limits(&[q], 31), vec![Some(4)]);
+        (5..40).for_each(|b| q.flip_bit(b));
+        assert_eq!(hashes.pdq_limits(&[q], 31), vec![Some(31)]);
+        assert_eq!(AllowHashes::default().pdq_limits(&[q], 31), vec![Some(31)]);
     }
 }

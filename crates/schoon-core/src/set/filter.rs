@@ -1188,6 +1188,10 @@ mod tests {
             b.add_sha256(l, crate::Sha256([7; 32]));
             b.add_pdq(l, crate::PdqHash([3; 32]), Some(80));
             b.add_list(ListInfo::new("empty", "x", "y")).unwrap();
+            if params.kind == FilterKind::Bloom {
+                b.allow_sha256(crate::Sha256([8; 32]));
+                b.allow_pdq(crate::PdqHash([9; 32]));
+            }
             let info = BuildInfo { set_version: 5, created: 6, signing_key: None };
             let (_, filter) = b.build_both(&params, &info).unwrap();
             let text = metadata_of(&filter);
@@ -1220,6 +1224,11 @@ mod tests {
             base.replace("\"salt\"", "\"bloom_blocks\":[4, 0],\"salt\""),
             base.replace("\"salt\"", "\"bloom_blocks\":null,\"salt\""),
             base.replace("\"pdq\":4}", "\"pdq\":4,\"regions\":9}"),
+            base.replace(
+                "\"generator\"",
+                "\"allow\":{\"pdq\":3,\"md5\":1,\"sha1\":0,\"sha256\":2,\"x\":[]},\"generator\"",
+            ),
+            base.replace("\"generator\"", "\"allow\":null,\"generator\""),
             base.replace("0.0001", "1e-4").replace("\"n\"", "\"\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\""),
             base.replace("0.0001", "1E-04"),
             base.replace("0.0001", "0.30000000000000004"),
@@ -1243,6 +1252,13 @@ mod tests {
             ("\"generator\":\"g\"", ""),
             ("\"generator\":\"g\"", "\"generator\":\"g\","),
             ("\"exact_keys\":1", "\"exact_keys\":-1"),
+            ("\"generator\":\"g\"", "\"allow\":{\"md5\":1},\"generator\":\"g\""),
+            ("\"generator\":\"g\"", "\"allow\":[],\"generator\":\"g\""),
+            (
+                "\"generator\":\"g\"",
+                "\"allow\":{\"md5\":1,\"sha1\":0,\"sha256\":2,\"pdq\":-3},\"generator\":\"g\"",
+            ),
+            ("\"generator\":\"g\"", "\"allow\":null,\"allow\":null,\"generator\":\"g\""),
             ("\"exact_keys\":1", "\"exact_keys\":1.0"),
             ("\"exact_keys\":1", "\"exact_keys\":1e0"),
             ("\"exact_keys\":1", "\"exact_keys\":18446744073709551616"),

@@ -420,6 +420,12 @@ impl SetBuilder {
         }
     }
 
+    /// Removes every allow-listed hash (e.g. those taken over from an index by
+    /// [`SetBuilder::from_index`], to publish a version with another allow-list).
+    pub fn clear_allow(&mut self) {
+        self.allow = allow::AllowHashes::default();
+    }
+
     /// Allow-listed hashes per kind, before de-duplication. Building fails with a
     /// [`LimitKind::AllowEntries`] error when more than [`MAX_ALLOW_ENTRIES`] remain after it.
     pub fn allow_counts(&self) -> AllowCounts {
