@@ -30,6 +30,51 @@
 //! assert_eq!(matches[0].list, "demo");
 //! # Ok::<(), schoon_core::Error>(())
 //! ```
+//!
+//! # Allow-list
+//!
+//! A set may carry an allow-list: hashes of images confirmed innocent (a disputed entry, a stock
+//! picture that collided with a listed hash), at most [`MAX_ALLOW_ENTRIES`]. Every lookup
+//! applies one rule, so the CLI, the browser and the worker agree without doing anything:
+//!
+//! * **exact**: a query whose MD5, SHA-1 or SHA-256 equals an allow-listed hash has no matches
+//!   at all ([`Index::lookup`] and the region lookups) and is no filter candidate
+//!   ([`Filter::check`], [`check_hashed`]);
+//! * **PDQ and regions, index**: a match at Hamming distance `d` between a query variant (or a
+//!   region window) and a listed hash is suppressed when the same variant lies within `d` of
+//!   an allow-listed PDQ hash: the upload is at least as near a known innocent image as the
+//!   listed one (a listed hash that is itself allow-listed never matches). When every
+//!   whole-image PDQ match was suppressed, the region windows are not tried;
+//! * **PDQ and regions, filter**: the filter cannot know `d`, and its miss must stay final (a
+//!   client that finds nothing sends nothing), so it drops only a variant or window *equal* to
+//!   an allow-listed PDQ hash, whose every index match the rule above suppresses anyway.
+//!
+//! The index holds the allow-listed hashes, the filter only salted digests of them. A filter
+//! delta carries its version's whole allow-list. [`Index::lookup_allowed`] and its siblings
+//! also say what the allow-list took out of an answer ([`Allowed`]).
+//!
+//! ```
+//! use schoon_core::set::{BuildInfo, FilterParams, Filter, Index, ListInfo, MatchOptions, Query,
+//!     SetBuilder, Trust};
+//! use schoon_core::{ExactHashes, SigningKey};
+//!
+//! let key = SigningKey::from_seed([42; 32]);
+//! let mut builder = SetBuilder::new();
+//! let list = builder.add_list(ListInfo::new("demo", "test", "docs"))?;
+//! let stock = ExactHashes::of(b"a stock picture wrongly listed");
+//! builder.add_sha256(list, stock.sha256);
+//! builder.allow_md5(stock.md5); // confirmed innocent
+//! let info = BuildInfo { set_version: 1, created: 0, signing_key: Some(&key) };
+//! let (index, filter) = builder.build_both(&FilterParams::default(), &info)?;
+//! let trust = Trust::key(key.public_key());
+//! let (index, filter) = (Index::from_bytes(index, &trust)?, Filter::from_bytes(&filter, &trust)?);
+//!
+//! let query = Query::from_exact(&stock);
+//! assert!(index.lookup(&query, &MatchOptions::default()).is_empty());
+//! assert!(!filter.check(&query, &MatchOptions::default()).is_candidate());
+//! assert_eq!(index.allow_counts().md5, 1);
+//! # Ok::<(), schoon_core::Error>(())
+//! ```
 
 mod allow;
 mod bands;
@@ -381,7 +426,8 @@ impl SetBuilder {
         }
     }
 
-    /// Allow-lists an MD5 digest: a file with it has no matches ([`allow`](crate::set) rule).
+    /// Allow-lists an MD5 digest: a file with it has no matches (the allow-list rule of
+    /// [`crate::set`]).
     pub fn allow_md5(&mut self, d: Md5) {
         self.allow.md5.push(d.0);
     }
