@@ -493,13 +493,16 @@ impl Filter {
         };
         let mut keys = Vec::new();
         for (i, (_, p)) in windows.iter().enumerate() {
-            if p.quality < options.min_quality || self.allow.pdq_equal(&p.hash) {
+            if p.quality < options.min_quality {
                 continue;
             }
             keys.clear();
             scheme.probe_keys(&p.dihedral[..1], Some(&p.coefficients), &mut keys);
             out.probes += (keys.len() * self.parts.len()) as u32;
-            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
+            // The allow-list is asked only about windows that hit (one digest each).
+            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k)))
+                && !self.allow.pdq_equal(&p.hash)
+            {
                 out.windows.push(i);
             }
         }
