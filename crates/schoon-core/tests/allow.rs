@@ -595,3 +595,40 @@ fn a_delta_to_a_version_with_another_allow_list_equals_a_full_download() {
         assert!(!i2.lookup(&queries[0], &opts()).is_empty());
     }
 }
+
+#[test]
+fn an_image_allowed_by_all_its_hashes_is_clean_where_pdq_is_checked_alone() {
+    // The browser guard checks the picture without its exact hashes (`checkImage`) and sends
+    // only the flagged kinds: with the picture's own PDQ allowed too, what the worker confirms
+    // is clean, and a filter miss stays a miss.
+    let mut b = SetBuilder::new();
+    let l = b.add_list(ListInfo::new("l", "csam", "s")).unwrap();
+    let mut hashed = Vec::new();
+    for name in ["known-1", "known-2", "known-3"] {
+        let h = hash_bytes(&example(&format!("listed/{name}.jpg")), &regions());
+        b.add_image(l, &h.exact, h.image.as_ref().ok());
+        hashed.push(h);
+    }
+    let allowed = &hashed[1];
+    b.allow_image(&allowed.exact, allowed.image.as_ref().ok());
+    let (index, filter) = built(&mut b, 1);
+    for (i, h) in hashed.iter().enumerate() {
+        let image = h.image.as_ref().unwrap();
+        let (hits, windows) = filter.check_pdq(&image.pdq, image.plane.as_ref(), &opts());
+        let pdq = Query { pdq: Some(Query::pdq_of(&image.pdq)), ..Default::default() };
+        let window_hashes: Vec<PdqHash> = windows.iter().map(|(_, p)| p.hash).collect();
+        let (m, why) = index.lookup_with_windows_allowed(&pdq, &window_hashes, &opts());
+        if i == 1 {
+            assert!(!hits.kinds.contains(&HashKind::Pdq), "its own PDQ is not probed");
+            assert!(m.is_empty(), "{m:?}");
+            assert_eq!(why.pdq, 1);
+        } else {
+            assert!(hits.is_candidate());
+            assert!(!m.is_empty());
+        }
+        // Whatever the filter does not flag, the index does not match.
+        if !hits.is_candidate() && windows.is_empty() {
+            assert!(index.lookup(&pdq, &opts()).is_empty());
+        }
+    }
+}
