@@ -208,6 +208,8 @@ pub enum LimitKind {
     InputBytes,
     /// A count inside a set or list (entries, lists, metadata).
     Entries,
+    /// Allow-listed hashes of a set ([`crate::set::MAX_ALLOW_ENTRIES`]).
+    AllowEntries,
 }
 
 impl LimitKind {
@@ -219,6 +221,7 @@ impl LimitKind {
             LimitKind::Alloc => "memory needed (bytes)",
             LimitKind::InputBytes => "input size (bytes)",
             LimitKind::Entries => "entry count",
+            LimitKind::AllowEntries => "allow-list entry count",
         }
     }
 }

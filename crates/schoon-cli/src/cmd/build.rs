@@ -7,8 +7,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use schoon_core::set::{
-    BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo, ListOptions,
-    ListParser, ParsedList, SetBuilder, Trust,
+    AllowCounts, BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo,
+    ListOptions, ListParser, ParsedList, SetBuilder, Trust,
 };
 use schoon_core::{HashOptions, PdqMode, SigningKey};
 
@@ -46,6 +46,13 @@ pub struct BuildArgs {
     /// Images (or directories of images) to hash and list; repeatable.
     #[arg(long, value_name = "DIR")]
     pub images: Vec<PathBuf>,
+    /// An allow-list of hashes of images confirmed innocent (hex lines, CSV with a header or
+    /// NDJSON as `schoon hash` prints it; kinds as for `--hashes`, so name PDQ hashes in a CSV
+    /// header or NDJSON field): a file with an allow-listed exact hash never matches, and a
+    /// PDQ match is suppressed where the upload is at least as near an allow-listed PDQ hash.
+    /// Stored in the index and the filter (kept by --base-index); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub allow: Vec<PathBuf>,
     /// Name of the list these inputs form.
     #[arg(long, default_value = "list")]
     pub name: String,
@@ -207,15 +214,35 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         .chain(&args.hashes)
         .chain(&args.images)
         .collect();
-    if inputs.is_empty() {
+    if inputs.is_empty() && args.allow.is_empty() {
         bail!("nothing to build from: give --md5, --sha1, --sha256, --pdq, --hashes or --images");
     }
     let source = args.source.clone().unwrap_or_else(|| {
         inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     });
-    let list = builder.add_list(ListInfo::new(&args.name, &args.category, source))?;
+    // An allow-list alone (e.g. added to a --base-index) adds no list.
+    let list = match inputs.is_empty() {
+        true => None,
+        false => Some(builder.add_list(ListInfo::new(&args.name, &args.category, source))?),
+    };
 
     let mut skipped = 0u64;
+    for p in &args.allow {
+        let parsed = read_list(p, None, args.skip_invalid)?;
+        if parsed.skipped > 0 {
+            eprintln!(
+                "{}: skipped {} invalid lines (first: {})",
+                p.display(),
+                parsed.skipped,
+                parsed.first_skipped.as_deref().unwrap_or("")
+            );
+        }
+        skipped += parsed.skipped;
+        builder.allow_parsed(&parsed);
+    }
+    let Some(list) = list else {
+        return write_sets(&args, builder, key.as_ref(), &trust, start, skipped);
+    };
     let lists: [(&Vec<PathBuf>, Option<HashKind>); 5] = [
         (&args.md5, Some(HashKind::Md5)),
         (&args.sha1, Some(HashKind::Sha1)),
@@ -276,12 +303,22 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         }
     }
 
+    write_sets(&args, builder, key.as_ref(), &trust, start, skipped)
+}
+
+/// Builds and writes the index, the filter and any delta, and prints the summary.
+#[allow(clippy::print_stderr)]
+fn write_sets(
+    args: &BuildArgs,
+    mut builder: SetBuilder,
+    key: Option<&SigningKey>,
+    trust: &Trust,
+    start: Instant,
+    skipped: u64,
+) -> Result<u8> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let info = BuildInfo {
-        set_version: args.set_version.unwrap_or(now),
-        created: now,
-        signing_key: key.as_ref(),
-    };
+    let info =
+        BuildInfo { set_version: args.set_version.unwrap_or(now), created: now, signing_key: key };
     let mut salt = [0u8; 8];
     getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
     let params = FilterParams {
@@ -298,13 +335,13 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         }),
         salt: u64::from_le_bytes(salt),
     };
-    let (index, filter) = builder.build_both(&params, &info)?;
+    let (index, filter) = builder.build_both(&params, &info).context("building the sets")?;
     std::fs::write(&args.out_index, &index)
         .with_context(|| format!("writing {}", args.out_index.display()))?;
     std::fs::write(&args.out_filter, &filter)
         .with_context(|| format!("writing {}", args.out_filter.display()))?;
     if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {
-        let old = load_index(old, &trust)?;
+        let old = load_index(old, trust)?;
         let delta = builder.build_filter_delta(&old, &info)?;
         std::fs::write(out, &delta).with_context(|| format!("writing {}", out.display()))?;
         eprintln!(
@@ -316,7 +353,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         );
     }
     // Summarise from the file just written (without building its search tables).
-    let summary = schoon_core::set::inspect(&index, &trust)?;
+    let summary = schoon_core::set::inspect(&index, trust)?;
     let lists: Vec<schoon_core::set::ListMeta> =
         serde_json::from_value(summary.metadata.get("lists").cloned().unwrap_or_default())
             .unwrap_or_default();
@@ -324,6 +361,18 @@ pub fn run(args: BuildArgs) -> Result<u8> {
         eprintln!(
             "list {} ({}): {} md5, {} sha1, {} sha256, {} pdq, {} pdq regions",
             l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq, l.regions
+        );
+    }
+    let allow = builder.allow_counts();
+    if !allow.is_empty() {
+        let kept: AllowCounts = summary
+            .metadata
+            .get("allow")
+            .and_then(|a| serde_json::from_value(a.clone()).ok())
+            .unwrap_or_default();
+        eprintln!(
+            "allow-list: {} md5, {} sha1, {} sha256, {} pdq",
+            kept.md5, kept.sha1, kept.sha256, kept.pdq
         );
     }
     eprintln!(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use schoon_core::PublicKey;
-use schoon_core::set::{Trust, inspect};
+use schoon_core::set::{AllowCounts, Trust, inspect};
 use serde_json::json;
 
 /// Arguments of `schoon inspect`.
@@ -44,6 +44,9 @@ pub fn run(args: InspectArgs) -> Result<u8> {
         "key_id": i.header.key_id,
         "bytes": i.bytes,
         "sections": sections,
+        // The allow-list's counts (zeros for sets without one).
+        "allow": i.metadata.get("allow").filter(|a| !a.is_null()).cloned()
+            .unwrap_or_else(|| json!(AllowCounts::default())),
         "metadata": i.metadata,
     });
     println!("{}", serde_json::to_string_pretty(&out)?);

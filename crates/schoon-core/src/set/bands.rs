@@ -129,8 +129,20 @@ impl BandScheme {
         coefficients: Option<&Coefficients>,
         out: &mut Vec<u64>,
     ) {
+        self.probe_keys_where(variants, coefficients, |_| true, out);
+    }
+
+    /// [`BandScheme::probe_keys`] for the variants whose position `keep` accepts (each keeps
+    /// its own least reliable bits).
+    pub(crate) fn probe_keys_where(
+        &self,
+        variants: &[PdqHash],
+        coefficients: Option<&Coefficients>,
+        keep: impl Fn(usize) -> bool,
+        out: &mut Vec<u64>,
+    ) {
         let flips = if coefficients.is_some() { usize::from(self.params.flips) } else { 0 };
-        for (v, hash) in variants.iter().enumerate() {
+        for (v, hash) in variants.iter().enumerate().filter(|(v, _)| keep(*v)) {
             let margins = coefficients.map(|c| c.margins(v));
             for (b, band) in self.positions.iter().enumerate() {
                 let value = self.value(band, hash);

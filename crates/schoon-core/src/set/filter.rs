@@ -16,10 +16,16 @@
 //! holding version `base` applies it with [`Filter::apply_delta`] and holds the delta's version.
 //! Split-block Bloom deltas with the base's parameters are OR-merged in place; binary fuse
 //! deltas are kept beside the base and queried too. Removals need a new full filter.
+//!
+//! The allow-list (section `ALOW`, see [`crate::set`] for the rule): salted digests of the
+//! allow-listed hashes, so the filter drops a query whose exact hash, or a query variant or
+//! region window whose PDQ hash, *equals* an allow-listed one. A delta carries its version's
+//! whole allow-list and applying it replaces the one held.
 
 use schoon_filter::{FilterBuf, FilterRef, Kind, Membership};
 use serde::{Deserialize, Serialize};
 
+use super::allow::{AllowCounts, AllowDigests, TAG_ALLOW_KEYS};
 use super::bands::{BandParams, BandScheme};
 use super::container::{self, Artifact, Header, Trust};
 use super::index::ListMeta;
@@ -142,6 +148,9 @@ pub(crate) struct FilterFileMeta {
     pub exact_keys: u64,
     pub pdq_keys: u64,
     pub generator: String,
+    /// The allow-list's counts (absent: no allow-list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<AllowCounts>,
 }
 
 fn bad(detail: impl Into<String>) -> Error {
@@ -206,15 +215,22 @@ pub struct Filter {
     /// The band scheme of region hashes (with [`REGION_FLIPS`] for probing).
     region_scheme: Option<BandScheme>,
     parts: Vec<Part>,
+    /// The allow-list of the version held.
+    allow: AllowDigests,
 }
 
 fn load_part(
     bytes: &[u8],
     trust: &Trust,
     expect: Artifact,
-) -> Result<(Header, FilterFileMeta, Part), Error> {
+) -> Result<(Header, FilterFileMeta, Part, AllowDigests), Error> {
     let parsed = container::parse(bytes, trust, &[expect])?;
     let meta = meta_json::parse(parsed.metadata)?;
+    let allow = AllowDigests::from_section(
+        parsed.section(&TAG_ALLOW_KEYS),
+        meta.allow,
+        meta.filter.params()?.salt,
+    )?;
     let section = |tag: &[u8; 4]| -> Result<Option<FilterBuf>, Error> {
         parsed
             .section(tag)
@@ -226,7 +242,7 @@ fn load_part(
         pdq: section(&TAG_PDQ_BANDS)?,
         pdq2: section(&TAG_PDQ_BANDS_2)?,
     };
-    Ok((parsed.header.clone(), meta, part))
+    Ok((parsed.header.clone(), meta, part, allow))
 }
 
 impl Filter {
@@ -241,7 +257,7 @@ impl Filter {
     /// # Ok(()) }
     /// ```
     pub fn from_bytes(bytes: &[u8], trust: &Trust) -> Result<Filter, Error> {
-        let (header, meta, part) = load_part(bytes, trust, Artifact::Filter)?;
+        let (header, meta, part, allow) = load_part(bytes, trust, Artifact::Filter)?;
         let params = meta.filter.params()?;
         let scheme = match (params.pdq, &part.pdq) {
             (Some(p), Some(_)) => Some(BandScheme::new(p, params.salt)?),
@@ -249,7 +265,7 @@ impl Filter {
             _ => return Err(bad("pdq band parameters and section disagree")),
         };
         let region_scheme = region_scheme_for(&params, REGION_FLIPS)?;
-        Ok(Filter { header, meta, params, scheme, region_scheme, parts: vec![part] })
+        Ok(Filter { header, meta, params, scheme, region_scheme, parts: vec![part], allow })
     }
 
     /// The set version currently held (the base's, or the last applied delta's).
@@ -270,6 +286,24 @@ impl Filter {
     /// The build parameters.
     pub fn params(&self) -> &FilterParams {
         &self.params
+    }
+
+    /// How many hashes of each kind the allow-list of the version held covers (all zero
+    /// without one).
+    pub fn allow_counts(&self) -> AllowCounts {
+        self.allow.counts()
+    }
+
+    /// The allow-list's exact rule alone: the first of the query's MD5, SHA-1 and SHA-256 that
+    /// is allow-listed (such a query is no candidate, and the index gives it no matches).
+    pub fn allowed_exact(&self, query: &Query) -> Option<HashKind> {
+        self.allow.exact(query)
+    }
+
+    /// Whether a PDQ hash (a query variant or a region window) equals an allow-listed one:
+    /// the filter does not probe it, as the index suppresses every match it could make.
+    pub fn allowed_pdq(&self, hash: &crate::PdqHash) -> bool {
+        self.allow.pdq_equal(hash)
     }
 
     /// Whether the filter has a PDQ prefilter.
@@ -339,9 +373,10 @@ impl Filter {
         Ok(())
     }
 
-    /// Applies a verified delta for exactly the held version.
+    /// Applies a verified delta for exactly the held version. The delta's allow-list replaces
+    /// the one held (a delta carries its version's whole allow-list).
     pub fn apply_delta(&mut self, bytes: &[u8], trust: &Trust) -> Result<(), Error> {
-        let (header, meta, part) = load_part(bytes, trust, Artifact::FilterDelta)?;
+        let (header, meta, part, allow) = load_part(bytes, trust, Artifact::FilterDelta)?;
         if header.base_version != self.version() {
             return Err(bad(format!(
                 "delta applies to version {}, the filter held is version {}",
@@ -378,6 +413,8 @@ impl Filter {
                 None => self.meta.lists.push(added),
             }
         }
+        self.meta.allow = meta.allow;
+        self.allow = allow;
         self.header = header;
         Ok(())
     }
@@ -405,10 +442,16 @@ impl Filter {
     }
 
     /// Checks a query: which hash kinds are candidates.
+    ///
+    /// The allow-list applies (see [`crate::set`]): a query whose exact hash is allow-listed
+    /// is no candidate, and PDQ variants equal to an allow-listed PDQ hash are not probed.
     pub fn check(&self, query: &Query, options: &MatchOptions) -> FilterHits {
         let salt = self.params.salt;
         let mut keys: Vec<u64> = Vec::with_capacity(4);
         let mut hits = FilterHits::default();
+        if self.allow.exact(query).is_some() {
+            return hits;
+        }
         let exact: [(HashKind, u8, Option<&[u8]>); 3] = [
             (HashKind::Md5, DOMAIN_MD5, query.md5.as_ref().map(|d| &d.0[..])),
             (HashKind::Sha1, DOMAIN_SHA1, query.sha1.as_ref().map(|d| &d.0[..])),
@@ -426,7 +469,9 @@ impl Filter {
             && pdq.quality.is_none_or(|q| q >= options.min_quality)
         {
             keys.clear();
-            scheme.probe_keys(pdq.variants(), pdq.coefficients.as_ref(), &mut keys);
+            let variants = pdq.variants();
+            let keep = |v: usize| variants.get(v).is_some_and(|h| !self.allow.pdq_equal(h));
+            scheme.probe_keys_where(variants, pdq.coefficients.as_ref(), keep, &mut keys);
             hits.probes += (keys.len() * self.parts.len()) as u32;
             if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
                 hits.kinds.push(HashKind::Pdq);
@@ -439,7 +484,8 @@ impl Filter {
     /// against the filter's region hashes: windows of quality under `options.min_quality` are
     /// skipped, each other window's hash is probed band by band with its [`REGION_FLIPS`] least
     /// reliable bits flipped. Returns the windows that hit (candidates, to be confirmed with
-    /// [`crate::set::Index::lookup_regions`]), in order, and the probes made.
+    /// [`crate::set::Index::lookup_regions`]), in order, and the probes made. Windows whose
+    /// hash equals an allow-listed PDQ hash are not probed (the allow-list rule).
     pub fn check_regions(&self, windows: &[(Region, Pdq)], options: &MatchOptions) -> RegionHits {
         let mut out = RegionHits::default();
         let Some(scheme) = self.region_scheme.as_ref().filter(|_| self.has_regions()) else {
@@ -453,7 +499,10 @@ impl Filter {
             keys.clear();
             scheme.probe_keys(&p.dihedral[..1], Some(&p.coefficients), &mut keys);
             out.probes += (keys.len() * self.parts.len()) as u32;
-            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k))) {
+            // The allow-list is asked only about windows that hit (one digest each).
+            if keys.iter().any(|&k| self.parts.iter().any(|p| p.has_pdq_key(k)))
+                && !self.allow.pdq_equal(&p.hash)
+            {
                 out.windows.push(i);
             }
         }
@@ -481,6 +530,7 @@ impl RegionHits {
 /// whole-image PDQ hits of [`Filter::check`], then, when PDQ did not hit, the filter holds
 /// region hashes and the upload has a luma plane ([`crate::HashOptions::regions`]) and quality
 /// at least `min_quality`, the windows that hit ([`Filter::check_regions`]), with their hashes.
+/// A file whose exact hash is allow-listed gets neither hits nor windows.
 ///
 /// ```
 /// # fn demo(filter: &schoon_core::set::Filter, bytes: &[u8]) {
@@ -499,7 +549,11 @@ pub fn check_hashed(
     image: Option<&ImageHashes>,
     options: &MatchOptions,
 ) -> (FilterHits, Vec<(Region, Pdq)>) {
-    let mut hits = filter.check(&Query::from_exact(exact), options);
+    let exact = Query::from_exact(exact);
+    if filter.allowed_exact(&exact).is_some() {
+        return (FilterHits::default(), Vec::new());
+    }
+    let mut hits = filter.check(&exact, options);
     let Some(image) = image else { return (hits, Vec::new()) };
     let (pdq_hits, windows) = filter.check_pdq(&image.pdq, image.plane.as_ref(), options);
     hits.kinds.extend(pdq_hits.kinds);
@@ -665,7 +719,7 @@ pub(crate) fn region_scheme_for(
 /// digits and decimal exponents from -38 to 38 (serde_json writes at most 17 digits); other
 /// numbers are refused there (see docs/formats.md).
 mod meta_json {
-    use super::{BandParams, FilterFileMeta, FilterMeta, ListMeta, bad};
+    use super::{AllowCounts, BandParams, FilterFileMeta, FilterMeta, ListMeta, bad};
     use crate::error::Error;
     use crate::set::ListInfo;
 
@@ -997,7 +1051,18 @@ mod meta_json {
         ["name", "category", "source", "md5", "sha1", "sha256", "pdq", "regions"];
     const FILTER: [&str; 5] = ["kind", "target_fpr", "salt", "pdq", "bloom_blocks"];
     const BANDS: [&str; 4] = ["bands", "bits", "flips", "fingerprint"];
-    const FILE: [&str; 5] = ["lists", "filter", "exact_keys", "pdq_keys", "generator"];
+    const FILE: [&str; 6] = ["lists", "filter", "exact_keys", "pdq_keys", "generator", "allow"];
+    const ALLOW: [&str; 4] = ["md5", "sha1", "sha256", "pdq"];
+
+    fn allow_counts(r: &mut Reader<'_>) -> Res<AllowCounts> {
+        let mut c = [0u64; 4];
+        r.object(&ALLOW, 0b1111, &mut |r, i| {
+            c[i] = r.unsigned(u64::MAX)?;
+            Ok(())
+        })?;
+        let [md5, sha1, sha256, pdq] = c;
+        Ok(AllowCounts { md5, sha1, sha256, pdq })
+    }
 
     fn list_meta(r: &mut Reader<'_>) -> Res<ListMeta> {
         let mut text: [String; 3] = Default::default();
@@ -1060,6 +1125,7 @@ mod meta_json {
     pub(super) fn parse(text: &str) -> Res<FilterFileMeta> {
         let mut r = Reader { text, s: text.as_bytes(), at: 0 };
         let (mut lists, mut filter, mut keys, mut generator) = (Vec::new(), None, [0; 2], None);
+        let mut allow = None;
         r.object(&FILE, 0b11111, &mut |r, i| {
             match i {
                 0 => r.array(&mut |r| {
@@ -1068,7 +1134,8 @@ mod meta_json {
                 })?,
                 1 => filter = Some(filter_meta(r)?),
                 2 | 3 => keys[i - 2] = r.unsigned(u64::MAX)?,
-                _ => generator = Some(r.string()?),
+                4 => generator = Some(r.string()?),
+                _ => allow = if r.null()? { None } else { Some(allow_counts(r)?) },
             }
             Ok(())
         })?;
@@ -1082,6 +1149,7 @@ mod meta_json {
                 exact_keys: keys[0],
                 pdq_keys: keys[1],
                 generator,
+                allow,
             }),
             _ => Err(r.err("missing field")),
         }
@@ -1123,6 +1191,10 @@ mod tests {
             b.add_sha256(l, crate::Sha256([7; 32]));
             b.add_pdq(l, crate::PdqHash([3; 32]), Some(80));
             b.add_list(ListInfo::new("empty", "x", "y")).unwrap();
+            if params.kind == FilterKind::Bloom {
+                b.allow_sha256(crate::Sha256([8; 32]));
+                b.allow_pdq(crate::PdqHash([9; 32]));
+            }
             let info = BuildInfo { set_version: 5, created: 6, signing_key: None };
             let (_, filter) = b.build_both(&params, &info).unwrap();
             let text = metadata_of(&filter);
@@ -1155,6 +1227,11 @@ mod tests {
             base.replace("\"salt\"", "\"bloom_blocks\":[4, 0],\"salt\""),
             base.replace("\"salt\"", "\"bloom_blocks\":null,\"salt\""),
             base.replace("\"pdq\":4}", "\"pdq\":4,\"regions\":9}"),
+            base.replace(
+                "\"generator\"",
+                "\"allow\":{\"pdq\":3,\"md5\":1,\"sha1\":0,\"sha256\":2,\"x\":[]},\"generator\"",
+            ),
+            base.replace("\"generator\"", "\"allow\":null,\"generator\""),
             base.replace("0.0001", "1e-4").replace("\"n\"", "\"\\ud83d\\ude00\\/\\b\\f\\n\\r\\t\""),
             base.replace("0.0001", "1E-04"),
             base.replace("0.0001", "0.30000000000000004"),
@@ -1178,6 +1255,13 @@ mod tests {
             ("\"generator\":\"g\"", ""),
             ("\"generator\":\"g\"", "\"generator\":\"g\","),
             ("\"exact_keys\":1", "\"exact_keys\":-1"),
+            ("\"generator\":\"g\"", "\"allow\":{\"md5\":1},\"generator\":\"g\""),
+            ("\"generator\":\"g\"", "\"allow\":[],\"generator\":\"g\""),
+            (
+                "\"generator\":\"g\"",
+                "\"allow\":{\"md5\":1,\"sha1\":0,\"sha256\":2,\"pdq\":-3},\"generator\":\"g\"",
+            ),
+            ("\"generator\":\"g\"", "\"allow\":null,\"allow\":null,\"generator\":\"g\""),
             ("\"exact_keys\":1", "\"exact_keys\":1.0"),
             ("\"exact_keys\":1", "\"exact_keys\":1e0"),
             ("\"exact_keys\":1", "\"exact_keys\":18446744073709551616"),

@@ -3,7 +3,9 @@
 //! Sections (see `container` for the framing):
 //! * `MD5 `, `SHA1`, `S256`: records of `digest, list id (u16 LE)`, sorted, for binary search
 //!   straight from the file bytes;
-//! * `PDQ `: records of `hash (32), list id (u16 LE), quality (u8), region (u8)`, sorted by hash.
+//! * `PDQ `: records of `hash (32), list id (u16 LE), quality (u8), region (u8)`, sorted by hash;
+//! * optionally the allow-list (see `allow`): `AMD5`, `ASH1`, `A256`, `APDQ`, the allow-listed
+//!   values themselves, sorted.
 //!
 //! PDQ matching is a Hamming-distance search over the query's 8 dihedral variants. Small sets
 //! are scanned linearly; from [`MIH_MIN_ENTRIES`] entries on, a multi-index hash (16 tables,
@@ -14,6 +16,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::allow::{AllowCounts, AllowHashes, Allowed};
 use super::container::{self, Artifact, Header, Trust};
 use super::{HashKind, ListInfo, Match, MatchOptions, Query};
 use crate::error::{BadInput, Error, LimitKind};
@@ -62,6 +65,9 @@ pub(crate) struct IndexMeta {
     #[serde(default)]
     pub filter: Option<super::filter::FilterMeta>,
     pub generator: String,
+    /// The allow-list's counts (absent: no allow-list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<AllowCounts>,
 }
 
 /// Multi-index tables over the 16 words of the PDQ hashes.
@@ -140,6 +146,8 @@ pub struct Index {
     /// How many of them are region hashes (region id > 0).
     region_entries: usize,
     mih: Option<Mih>,
+    /// The allow-listed hashes (empty for sets without an allow-list).
+    allow: AllowHashes,
 }
 
 /// One PDQ record of the index file.
@@ -196,7 +204,7 @@ impl Index {
     /// linearly. For hosts where memory is scarcer than time (a worker isolate), which would
     /// otherwise hold the tables (and a copy of the hashes while building them) at their peak.
     pub fn from_bytes_linear(bytes: Vec<u8>, trust: &Trust) -> Result<Index, Error> {
-        let (header, meta, exact, pdq_section) = {
+        let (header, meta, exact, pdq_section, allow) = {
             let parsed = container::parse(&bytes, trust, &[Artifact::Index])?;
             let meta: IndexMeta = serde_json::from_str(parsed.metadata)
                 .map_err(|e| bad(format!("index metadata: {e}")))?;
@@ -219,7 +227,8 @@ impl Index {
                 }
             }
             let pdq = parsed.section(&TAG_PDQ).map(|s| range_of(&bytes, s)).unwrap_or(0..0);
-            (parsed.header, meta, exact, pdq)
+            let allow = AllowHashes::from_sections(|tag| parsed.section(tag), meta.allow)?;
+            (parsed.header, meta, exact, pdq, allow)
         };
         let pdq = &bytes[pdq_section.clone()];
         if !pdq.len().is_multiple_of(PDQ_RECORD) {
@@ -248,7 +257,7 @@ impl Index {
                 }
             }
         }
-        Ok(Index { bytes, header, meta, exact, pdq: pdq_section, region_entries, mih: None })
+        Ok(Index { bytes, header, meta, exact, pdq: pdq_section, region_entries, mih: None, allow })
     }
 
     /// The header (version, creation time, signature status).
@@ -284,6 +293,21 @@ impl Index {
     /// record, whole-image and region).
     pub fn region_count(&self) -> usize {
         self.region_entries
+    }
+
+    /// How many hashes of each kind the set's allow-list holds (all zero without one).
+    pub fn allow_counts(&self) -> AllowCounts {
+        self.allow.counts()
+    }
+
+    /// The allow-list's exact rule alone: the first of the query's MD5, SHA-1 and SHA-256 that
+    /// is allow-listed (such a query has no matches at all).
+    pub fn allowed_exact(&self, query: &Query) -> Option<HashKind> {
+        self.allow.exact(query)
+    }
+
+    pub(crate) fn allow_hashes(&self) -> &AllowHashes {
+        &self.allow
     }
 
     /// Whether multi-index tables are in use for PDQ.
@@ -364,38 +388,42 @@ impl Index {
         out
     }
 
-    /// PDQ entries within `threshold` of any of `queries`: entry id -> (best distance, variant).
-    /// Entries within `threshold` of any query: whole-image entries, or with `regions` the
-    /// region entries. Returns entry id -> (best distance, index of the query).
+    /// PDQ entries near any of `queries`: whole-image entries, or with `regions` the region
+    /// entries. Query `i` counts within `limits[i]` (`None`: not at all). Returns entry id ->
+    /// (best distance, index of the query).
     fn pdq_near(
         &self,
         queries: &[PdqHash],
-        threshold: u32,
+        limits: &[Option<u32>],
         regions: bool,
     ) -> HashMap<u32, (u32, usize)> {
         let mut best: HashMap<u32, (u32, usize)> = HashMap::new();
-        let qs: Vec<[u64; 4]> = queries.iter().map(PdqHash::words).collect();
+        let qs: Vec<([u64; 4], u32)> =
+            queries.iter().zip(limits).filter_map(|(q, l)| l.map(|l| (q.words(), l))).collect();
+        // Query positions, for the variant names.
+        let at: Vec<usize> =
+            limits.iter().enumerate().filter(|(_, l)| l.is_some()).map(|(i, _)| i).collect();
         let consider = |id: u32,
                         e: &[u64; 4],
                         v: usize,
-                        q: &[u64; 4],
+                        (q, limit): &([u64; 4], u32),
                         best: &mut HashMap<u32, (u32, usize)>| {
             let d = (e[0] ^ q[0]).count_ones()
                 + (e[1] ^ q[1]).count_ones()
                 + (e[2] ^ q[2]).count_ones()
                 + (e[3] ^ q[3]).count_ones();
-            if d <= threshold {
+            if d <= *limit {
                 let slot = best.entry(id).or_insert((d, v));
                 if d < slot.0 {
                     *slot = (d, v);
                 }
             }
         };
-        let radius = threshold / 16;
+        let radius = qs.iter().map(|(_, l)| l / 16).max().unwrap_or(0);
         match &self.mih {
             Some(mih) if radius <= 2 => {
-                for (v, q) in qs.iter().enumerate() {
-                    mih.candidates(q, radius, &mut |id| {
+                for (q, &v) in qs.iter().zip(&at) {
+                    mih.candidates(&q.0, q.1 / 16, &mut |id| {
                         if let Some(r) = self.pdq_record(id as usize)
                             && (r.region() != 0) == regions
                         {
@@ -410,13 +438,32 @@ impl Index {
                         continue;
                     }
                     let e = r.words();
-                    for (v, q) in qs.iter().enumerate() {
+                    for (q, &v) in qs.iter().zip(&at) {
                         consider(id as u32, &e, v, q, &mut best);
                     }
                 }
             }
         }
         best
+    }
+
+    /// [`Index::pdq_near`] at `threshold`, then the allow-list's PDQ rule: when anything was
+    /// found and allow-listed PDQ hashes exist, the search is repeated with each query's
+    /// limit lowered below its distance to the nearest of them. Returns the kept entries and
+    /// how many entries were found before and not after (suppressed).
+    fn pdq_near_allowed(
+        &self,
+        queries: &[PdqHash],
+        threshold: u32,
+        regions: bool,
+    ) -> (HashMap<u32, (u32, usize)>, u32) {
+        let near = self.pdq_near(queries, &vec![Some(threshold); queries.len()], regions);
+        if near.is_empty() || self.allow.pdq.is_empty() {
+            return (near, 0);
+        }
+        let kept = self.pdq_near(queries, &self.allow.pdq_limits(queries, threshold), regions);
+        let suppressed = near.keys().filter(|id| !kept.contains_key(id)).count() as u32;
+        (kept, suppressed)
     }
 
     /// Whether the index holds region hashes (see [`crate::regions`]).
@@ -428,6 +475,17 @@ impl Index {
     /// any query window (windows of quality under `options.min_quality` are skipped). Callers
     /// ask only when [`Index::lookup`] found no PDQ match; [`crate::set::lookup_hashed`] does.
     pub fn lookup_regions(&self, windows: &[(Region, Pdq)], options: &MatchOptions) -> Vec<Match> {
+        self.lookup_regions_allowed(windows, options).0
+    }
+
+    /// [`Index::lookup_regions`], and what the allow-list suppressed (a region match at
+    /// distance `d` is suppressed where the same window variant lies within `d` of an
+    /// allow-listed PDQ hash).
+    pub fn lookup_regions_allowed(
+        &self,
+        windows: &[(Region, Pdq)],
+        options: &MatchOptions,
+    ) -> (Vec<Match>, Allowed) {
         let queries: Vec<PdqHash> = windows
             .iter()
             .filter(|(_, p)| p.quality >= options.min_quality)
@@ -439,7 +497,7 @@ impl Index {
     /// Region matches for window hashes known only as hashes (a client's confirmation
     /// request: the windows its filter flagged); each hash is matched as given, no variants.
     pub fn lookup_region_hashes(&self, queries: &[PdqHash], options: &MatchOptions) -> Vec<Match> {
-        self.region_matches(queries, false, options)
+        self.region_matches(queries, false, options).0
     }
 
     /// A confirmation request's answer: [`Index::lookup`] of the hashes, then, only when no PDQ
@@ -451,11 +509,26 @@ impl Index {
         windows: &[PdqHash],
         options: &MatchOptions,
     ) -> Vec<Match> {
-        let mut matches = self.lookup(query, options);
-        if !windows.is_empty() && !matches.iter().any(|m| m.kind == HashKind::Pdq) {
-            matches.extend(self.lookup_region_hashes(windows, options));
+        self.lookup_with_windows_allowed(query, windows, options).0
+    }
+
+    /// [`Index::lookup_with_windows`], and what the allow-list took out of the answer. The
+    /// windows are not tried when the query's exact hash is allow-listed or when every
+    /// whole-image PDQ match was suppressed (see [`crate::set`]'s allow-list rule).
+    pub fn lookup_with_windows_allowed(
+        &self,
+        query: &Query,
+        windows: &[PdqHash],
+        options: &MatchOptions,
+    ) -> (Vec<Match>, Allowed) {
+        let (mut matches, mut allowed) = self.lookup_allowed(query, options);
+        if !windows.is_empty() && !allowed.any() && !matches.iter().any(|m| m.kind == HashKind::Pdq)
+        {
+            let (found, suppressed) = self.region_matches(windows, false, options);
+            matches.extend(found);
+            allowed.pdq += suppressed.pdq;
         }
-        matches
+        (matches, allowed)
     }
 
     /// `queries` are groups of 8 dihedral variants when `dihedral`.
@@ -464,13 +537,14 @@ impl Index {
         queries: &[PdqHash],
         dihedral: bool,
         options: &MatchOptions,
-    ) -> Vec<Match> {
+    ) -> (Vec<Match>, Allowed) {
         let scheme = Scheme::standard();
         let mut out: Vec<Match> = Vec::new();
         // Per match: (distance, region id, listed hash), the order that picks the best entry,
         // so ties go the same way whatever order the search (linear or multi-index) found them.
         let mut best: Vec<(u32, u8, [u8; 32])> = Vec::new();
-        for (id, (d, v)) in self.pdq_near(queries, options.threshold, true) {
+        let (near, suppressed) = self.pdq_near_allowed(queries, options.threshold, true);
+        for (id, (d, v)) in near {
             let Some(r) = self.pdq_record(id as usize) else { continue };
             let Some(meta) = self.meta.lists.get(usize::from(r.list())) else { continue };
             let rank = (d, r.region(), r.hash().0);
@@ -499,7 +573,7 @@ impl Index {
             }
         }
         out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));
-        out
+        (out, Allowed { exact: None, pdq: suppressed })
     }
 
     /// The authoritative answer for a query: every list entry it matches, best distance first.
@@ -508,7 +582,20 @@ impl Index {
     /// query's dihedral variants to a listed hash is at most `options.threshold`, and only when
     /// the query's quality is at least `options.min_quality` (hashes of featureless images are
     /// unreliable).
+    ///
+    /// The set's allow-list applies (see [`crate::set`]): a query whose exact hash is
+    /// allow-listed has no matches, and a PDQ match at distance `d` is suppressed where the
+    /// same variant lies within `d` of an allow-listed PDQ hash.
     pub fn lookup(&self, query: &Query, options: &MatchOptions) -> Vec<Match> {
+        self.lookup_allowed(query, options).0
+    }
+
+    /// [`Index::lookup`], and what the allow-list took out of the answer.
+    pub fn lookup_allowed(&self, query: &Query, options: &MatchOptions) -> (Vec<Match>, Allowed) {
+        if let Some(kind) = self.allow.exact(query) {
+            return (Vec::new(), Allowed { exact: Some(kind), pdq: 0 });
+        }
+        let mut suppressed = 0;
         let mut out: Vec<Match> = Vec::new();
         let mut push = |list: u16,
                         kind: HashKind,
@@ -550,13 +637,15 @@ impl Index {
             && pdq.quality.is_none_or(|q| q >= options.min_quality)
         {
             let variants = pdq.variants();
-            for (id, (d, v)) in self.pdq_near(variants, options.threshold, false) {
+            let (near, s) = self.pdq_near_allowed(variants, options.threshold, false);
+            suppressed = s;
+            for (id, (d, v)) in near {
                 let Some(r) = self.pdq_record(id as usize) else { continue };
                 let variant = (variants.len() > 1).then(|| VARIANT_NAMES[v & 7]);
                 push(r.list(), HashKind::Pdq, d, r.hash().to_hex(), variant);
             }
         }
         out.sort_by(|a, b| a.distance.cmp(&b.distance).then_with(|| a.list.cmp(&b.list)));
-        out
+        (out, Allowed { exact: None, pdq: suppressed })
     }
 }

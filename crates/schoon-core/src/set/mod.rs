@@ -30,7 +30,53 @@
 //! assert_eq!(matches[0].list, "demo");
 //! # Ok::<(), schoon_core::Error>(())
 //! ```
+//!
+//! # Allow-list
+//!
+//! A set may carry an allow-list: hashes of images confirmed innocent (a disputed entry, a stock
+//! picture that collided with a listed hash), at most [`MAX_ALLOW_ENTRIES`]. Every lookup
+//! applies one rule, so the CLI, the browser and the worker agree without doing anything:
+//!
+//! * **exact**: a query whose MD5, SHA-1 or SHA-256 equals an allow-listed hash has no matches
+//!   at all ([`Index::lookup`] and the region lookups) and is no filter candidate
+//!   ([`Filter::check`], [`check_hashed`]);
+//! * **PDQ and regions, index**: a match at Hamming distance `d` between a query variant (or a
+//!   region window) and a listed hash is suppressed when the same variant lies within `d` of
+//!   an allow-listed PDQ hash: the upload is at least as near a known innocent image as the
+//!   listed one (a listed hash that is itself allow-listed never matches). When every
+//!   whole-image PDQ match was suppressed, the region windows are not tried;
+//! * **PDQ and regions, filter**: the filter cannot know `d`, and its miss must stay final (a
+//!   client that finds nothing sends nothing), so it drops only a variant or window *equal* to
+//!   an allow-listed PDQ hash, whose every index match the rule above suppresses anyway.
+//!
+//! The index holds the allow-listed hashes, the filter only salted digests of them. A filter
+//! delta carries its version's whole allow-list. [`Index::lookup_allowed`] and its siblings
+//! also say what the allow-list took out of an answer ([`Allowed`]).
+//!
+//! ```
+//! use schoon_core::set::{BuildInfo, FilterParams, Filter, Index, ListInfo, MatchOptions, Query,
+//!     SetBuilder, Trust};
+//! use schoon_core::{ExactHashes, SigningKey};
+//!
+//! let key = SigningKey::from_seed([42; 32]);
+//! let mut builder = SetBuilder::new();
+//! let list = builder.add_list(ListInfo::new("demo", "test", "docs"))?;
+//! let stock = ExactHashes::of(b"a stock picture wrongly listed");
+//! builder.add_sha256(list, stock.sha256);
+//! builder.allow_md5(stock.md5); // confirmed innocent
+//! let info = BuildInfo { set_version: 1, created: 0, signing_key: Some(&key) };
+//! let (index, filter) = builder.build_both(&FilterParams::default(), &info)?;
+//! let trust = Trust::key(key.public_key());
+//! let (index, filter) = (Index::from_bytes(index, &trust)?, Filter::from_bytes(&filter, &trust)?);
+//!
+//! let query = Query::from_exact(&stock);
+//! assert!(index.lookup(&query, &MatchOptions::default()).is_empty());
+//! assert!(!filter.check(&query, &MatchOptions::default()).is_candidate());
+//! assert_eq!(index.allow_counts().md5, 1);
+//! # Ok::<(), schoon_core::Error>(())
+//! ```
 
+mod allow;
 mod bands;
 mod container;
 mod filter;
@@ -44,6 +90,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use allow::{AllowCounts, Allowed, MAX_ALLOW_ENTRIES};
 pub use bands::BandParams;
 pub use container::{Artifact, Header, SignatureStatus, Trust};
 pub use filter::{
@@ -302,6 +349,7 @@ pub struct SetBuilder {
     sha1: Vec<([u8; 20], u16)>,
     sha256: Vec<([u8; 32], u16)>,
     pdq: Vec<PdqEntry>,
+    allow: allow::AllowHashes,
 }
 
 /// A list id within a builder.
@@ -378,7 +426,59 @@ impl SetBuilder {
         }
     }
 
-    /// Entries per kind, before de-duplication.
+    /// Allow-lists an MD5 digest: a file with it has no matches (the allow-list rule of
+    /// [`crate::set`]).
+    pub fn allow_md5(&mut self, d: Md5) {
+        self.allow.md5.push(d.0);
+    }
+
+    /// Allow-lists a SHA-1 digest.
+    pub fn allow_sha1(&mut self, d: Sha1) {
+        self.allow.sha1.push(d.0);
+    }
+
+    /// Allow-lists a SHA-256 digest.
+    pub fn allow_sha256(&mut self, d: Sha256) {
+        self.allow.sha256.push(d.0);
+    }
+
+    /// Allow-lists a PDQ hash: a PDQ or region match at distance `d` is suppressed where the
+    /// same query variant lies within `d` of it.
+    pub fn allow_pdq(&mut self, hash: PdqHash) {
+        self.allow.pdq.push(hash);
+    }
+
+    /// Allow-lists every hash of a parsed list (PDQ qualities are not kept).
+    pub fn allow_parsed(&mut self, parsed: &ParsedList) {
+        parsed.md5.iter().for_each(|d| self.allow_md5(*d));
+        parsed.sha1.iter().for_each(|d| self.allow_sha1(*d));
+        parsed.sha256.iter().for_each(|d| self.allow_sha256(*d));
+        parsed.pdq.iter().for_each(|(h, _)| self.allow_pdq(*h));
+    }
+
+    /// Allow-lists an image: its exact hashes, and its PDQ hash when it decoded.
+    pub fn allow_image(&mut self, exact: &ExactHashes, image: Option<&ImageHashes>) {
+        self.allow_md5(exact.md5);
+        self.allow_sha1(exact.sha1);
+        self.allow_sha256(exact.sha256);
+        if let Some(i) = image {
+            self.allow_pdq(i.pdq.hash);
+        }
+    }
+
+    /// Removes every allow-listed hash (e.g. those taken over from an index by
+    /// [`SetBuilder::from_index`], to publish a version with another allow-list).
+    pub fn clear_allow(&mut self) {
+        self.allow = allow::AllowHashes::default();
+    }
+
+    /// Allow-listed hashes per kind, before de-duplication. Building fails with a
+    /// [`LimitKind::AllowEntries`] error when more than [`MAX_ALLOW_ENTRIES`] remain after it.
+    pub fn allow_counts(&self) -> AllowCounts {
+        self.allow.counts()
+    }
+
+    /// Entries per kind, before de-duplication (allow-listed hashes not counted).
     pub fn len(&self) -> usize {
         self.md5.len() + self.sha1.len() + self.sha256.len() + self.pdq.len()
     }
@@ -441,7 +541,14 @@ impl SetBuilder {
         filter: Option<FilterMeta>,
     ) -> Result<Vec<u8>, Error> {
         self.normalize();
-        let meta = index::IndexMeta { lists: self.list_meta(), filter, generator: generator() };
+        self.allow.normalize()?;
+        let allow_counts = self.allow.counts();
+        let meta = index::IndexMeta {
+            lists: self.list_meta(),
+            filter,
+            generator: generator(),
+            allow: (!allow_counts.is_empty()).then_some(allow_counts),
+        };
         let meta = serde_json::to_string(&meta).map_err(|e| Error::caller(e.to_string()))?;
         fn records<const N: usize>(v: &[([u8; N], u16)]) -> Vec<u8> {
             let mut out = Vec::with_capacity(v.len() * (N + 2));
@@ -459,12 +566,14 @@ impl SetBuilder {
             pdq.push(e.region);
         }
         let (m, s1, s2) = (records(&self.md5), records(&self.sha1), records(&self.sha256));
-        let sections: [([u8; 4], &[u8]); 4] = [
+        let allow_sections = self.allow.sections();
+        let mut sections: Vec<([u8; 4], &[u8])> = vec![
             (index::TAG_MD5, &m),
             (index::TAG_SHA1, &s1),
             (index::TAG_SHA256, &s2),
             (index::TAG_PDQ, &pdq),
         ];
+        sections.extend(allow_sections.iter().map(|(t, s)| (*t, &s[..])));
         let header = container::WriteHeader {
             artifact: Artifact::Index,
             set_version: info.set_version,
@@ -513,6 +622,7 @@ impl SetBuilder {
         bloom_blocks: Option<(u32, u32)>,
     ) -> Result<(Vec<u8>, FilterMeta), Error> {
         self.normalize();
+        self.allow.normalize()?;
         let (exact, pdq) = self.keys(params)?;
         let exact_section = match bloom_blocks {
             Some((eb, _)) => filter::build_bloom_blocks(params, &exact, eb)?,
@@ -543,6 +653,7 @@ impl SetBuilder {
             exact_keys: exact.len() as u64,
             pdq_keys: pdq.as_ref().map_or(0, |k| k.len() as u64),
             generator: generator(),
+            allow: (!self.allow.is_empty()).then(|| self.allow.counts()),
         };
         let meta = serde_json::to_string(&meta).map_err(|e| Error::caller(e.to_string()))?;
         let mut sections: Vec<([u8; 4], &[u8])> = vec![(filter::TAG_EXACT, &exact_section)];
@@ -551,6 +662,11 @@ impl SetBuilder {
         }
         if let Some(p) = &pdq_section_2 {
             sections.push((filter::TAG_PDQ_BANDS_2, p));
+        }
+        // The allow-list of this version, whole (also in deltas: applying one replaces it).
+        let allow_section = self.allow.filter_section(params.salt);
+        if !allow_section.is_empty() {
+            sections.push((allow::TAG_ALLOW_KEYS, &allow_section));
         }
         let header = container::WriteHeader {
             artifact,
@@ -584,7 +700,8 @@ impl SetBuilder {
     }
 
     /// Writes a filter delta: the entries of this builder that `old` does not have, with the
-    /// filter parameters recorded in `old` (so a client holding `old`'s filter can apply it).
+    /// filter parameters recorded in `old` (so a client holding `old`'s filter can apply it),
+    /// and this builder's whole allow-list (applying the delta replaces the client's).
     pub fn build_filter_delta(
         &mut self,
         old: &Index,
@@ -613,13 +730,18 @@ impl SetBuilder {
         Ok(bytes)
     }
 
-    /// The entries of this builder that `old` does not hold (same lists).
+    /// The entries of this builder that `old` does not hold (same lists, and this builder's
+    /// whole allow-list).
     pub fn difference(&self, old: &Index) -> SetBuilder {
         let mut seen = std::collections::HashSet::new();
         for (kind, value, _, _, _) in old.entries() {
             seen.insert((kind, value));
         }
-        let mut out = SetBuilder { lists: self.lists.clone(), ..Default::default() };
+        let mut out = SetBuilder {
+            lists: self.lists.clone(),
+            allow: self.allow.clone(),
+            ..Default::default()
+        };
         out.md5 = self
             .md5
             .iter()
@@ -647,10 +769,12 @@ impl SetBuilder {
         out
     }
 
-    /// A builder holding everything of an index (to extend it and build the next version).
+    /// A builder holding everything of an index, its allow-list included (to extend it and
+    /// build the next version).
     pub fn from_index(index: &Index) -> SetBuilder {
         let mut b = SetBuilder {
             lists: index.lists().iter().map(|l| l.info.clone()).collect(),
+            allow: index.allow_hashes().clone(),
             ..Default::default()
         };
         for (kind, v, list, quality, region) in index.entries() {
@@ -714,7 +838,8 @@ pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
 /// The authoritative answer for a hashed file, as `schoon scan` decides: exact hashes and plain
 /// PDQ through [`Index::lookup`], then, when no PDQ entry matched and the index holds region
 /// hashes, the region windows of the upload ([`crate::regions`]; needs the luma plane of
-/// [`crate::HashOptions::regions`] and an upload of PDQ quality at least `min_quality`).
+/// [`crate::HashOptions::regions`] and an upload of PDQ quality at least `min_quality`). The
+/// allow-list rule applies throughout ([`lookup_hashed_allowed`]).
 ///
 /// ```
 /// # fn demo(index: &schoon_core::set::Index, bytes: &[u8]) {
@@ -730,9 +855,35 @@ pub fn lookup_hashed(
     image: Option<&ImageHashes>,
     options: &MatchOptions,
 ) -> Vec<Match> {
-    let mut matches = index.lookup(&Query::from_hashes(exact, image), options);
-    if matches.iter().any(|m| m.kind == HashKind::Pdq) || !index.has_regions() {
-        return matches;
+    lookup_hashed_allowed(index, exact, image, options).0
+}
+
+/// [`lookup_hashed`], and what the allow-list took out of the answer. An upload whose exact
+/// hash is allow-listed has no matches; when every whole-image PDQ match was suppressed (the
+/// upload is at least as near an allow-listed image), the region windows are not tried.
+///
+/// ```
+/// # fn demo(index: &schoon_core::set::Index, bytes: &[u8]) {
+/// use schoon_core::{hash_bytes, HashOptions};
+/// use schoon_core::set::{lookup_hashed_allowed, MatchOptions};
+/// let report = hash_bytes(bytes, &HashOptions { regions: index.has_regions(), ..Default::default() });
+/// let image = report.image.as_ref().ok();
+/// let (matches, allowed) = lookup_hashed_allowed(index, &report.exact, image, &MatchOptions::default());
+/// if matches.is_empty() && allowed.any() {
+///     println!("clean: a known innocent image");
+/// }
+/// # }
+/// ```
+pub fn lookup_hashed_allowed(
+    index: &Index,
+    exact: &ExactHashes,
+    image: Option<&ImageHashes>,
+    options: &MatchOptions,
+) -> (Vec<Match>, Allowed) {
+    let (mut matches, mut allowed) =
+        index.lookup_allowed(&Query::from_hashes(exact, image), options);
+    if allowed.any() || matches.iter().any(|m| m.kind == HashKind::Pdq) || !index.has_regions() {
+        return (matches, allowed);
     }
     // Featureless uploads (quality under the minimum) have no reliable windows either; this
     // also spares the ~16 ms of windows for tiny and flat images.
@@ -740,7 +891,9 @@ pub fn lookup_hashed(
         && let Some(plane) = &image.plane
     {
         let windows = Scheme::standard().query_variants(plane);
-        matches.extend(index.lookup_regions(&windows, options));
+        let (found, suppressed) = index.lookup_regions_allowed(&windows, options);
+        matches.extend(found);
+        allowed.pdq += suppressed.pdq;
     }
-    matches
+    (matches, allowed)
 }
