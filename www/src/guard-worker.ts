@@ -646,7 +646,11 @@ async function checkFile(
   if (hashes.md5 !== undefined) exact.md5 = hashes.md5;
   if (hashes.sha1 !== undefined) exact.sha1 = hashes.sha1;
   if (hashes.sha256 !== undefined) exact.sha256 = hashes.sha256;
-  const exactHits = filter.checkExact(exact).kinds as HashKind[];
+  const exactCheck = filter.checkExact(exact);
+  // A file on the set's allow-list of known innocent images (by an exact hash) is clean, whatever
+  // its PDQ hit: the index would give it no matches of any kind.
+  if (exactCheck.allowed !== undefined) return finish({ verdict: 'clean', allowed: true, hashes });
+  const exactHits = exactCheck.kinds as HashKind[];
   const flagged = [...exactHits, ...pdqHits];
   if (flagged.length === 0) return finish({ verdict: 'clean', allowed: true, hashes });
 

@@ -315,6 +315,27 @@ describe('filter integrity in Chromium', { skip }, () => {
     }
   });
 
+  test('a file on the allow-list by its exact hashes is clean in the browser, with nothing sent', async () => {
+    const demo = await startDemo({ quiet: true, mounts, publicKey: set('test.pub').toString(), index: set('allowed.index'), filter: () => set('allowed.filter') });
+    try {
+      const { context, page } = await open(demo);
+      const status = await page.evaluate(() => window.schoonGuard.filter());
+      assert.deepEqual([status.state, status.version], ['ready', 4000]);
+      // Its PDQ still hits the filter, but the exact hashes say "known innocent".
+      const [allowed] = await choose(page, join(examples, 'listed/known-2.jpg'));
+      assert.equal(allowed.type, 'schoon:clean');
+      assert.equal(allowed.result.verdict, 'clean');
+      assert.equal(allowed.result.confirmed, false);
+      assert.equal(confirmsOf(demo).length, 0);
+      // The rest of the list is unchanged.
+      const [listed] = await choose(page, join(examples, 'listed/known-1.jpg'));
+      assert.equal(listed.result.verdict, 'blocked');
+      await context.close();
+    } finally {
+      await demo.close();
+    }
+  });
+
   test('unsigned filters and filters signed by another key are refused', async () => {
     const demo = await startDemo({ quiet: true, mounts, publicKey: set('test.pub').toString(), index: set('v1000.index') });
     try {

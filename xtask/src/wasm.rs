@@ -11,7 +11,7 @@
 //!   reference PDQ and median in-process times (one thread, bytes in memory).
 //! * `cargo xtask wasm test-sets DIR`: signed sets of `examples/listed` for the guard's browser
 //!   tests (`www/test/guard.test.mjs`): versions 1000 and 2000 under a fixed test key, an
-//!   unsigned filter and one signed by another key.
+//!   unsigned filter, one signed by another key, and version 4000 with an allow-list.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -480,6 +480,18 @@ fn test_sets(root: &Path, dir: &Path) -> Result<()> {
     write("unsigned.filter", &builder.clone().build_filter(&params, &unsigned)?)?;
     let foreign = BuildInfo { set_version: 3000, created: 3000, signing_key: Some(&other) };
     write("other-key.filter", &builder.clone().build_filter(&params, &foreign)?)?;
+    // Version 4000: the same list, with `listed/known-2.jpg` on the allow-list by its exact
+    // hashes only (its PDQ still hits the filter): the guard must call it clean by itself.
+    let mut allowed = builder.clone();
+    let known2 = std::fs::read(listed.join("known-2.jpg")).context("reading known-2.jpg")?;
+    let exact = hash_bytes(&known2, &HashOptions::default()).exact;
+    allowed.allow_md5(exact.md5);
+    allowed.allow_sha1(exact.sha1);
+    allowed.allow_sha256(exact.sha256);
+    let info = BuildInfo { set_version: 4000, created: 4000, signing_key: Some(&key) };
+    let (index, filter) = allowed.build_both(&params, &info)?;
+    write("allowed.index", &index)?;
+    write("allowed.filter", &filter)?;
     write("test.pub", key.public_key().to_text().as_bytes())?;
     println!("test sets of {} listed pictures in {}", files.len(), dir.display());
     Ok(())

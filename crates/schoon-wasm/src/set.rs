@@ -81,6 +81,12 @@ export interface FilterCheck {
   kinds: HashKind[];
   /** Filter lookups made. */
   probes: number;
+  /**
+   * `checkExact` only: the kind of the first given exact hash that is on the set's allow-list
+   * of known innocent images (then `candidate` is false, and the file is clean whatever its
+   * PDQ hits: the index gives an allow-listed file no matches of any kind).
+   */
+  allowed?: HashKind;
 }
 
 /** What `checkImage` and `checkPixels` add: the region windows that hit. */
@@ -358,7 +364,11 @@ impl JsFilter {
     ) -> Result<JsValue, JsValue> {
         let mut query = Query::default();
         parse_exact(&hashes, &mut query, |_, _| Ok(false)).map_err(|e| js_error(&e))?;
-        Ok(self.hits(&query).into())
+        let o = self.hits(&query);
+        if let Some(kind) = self.0.allowed_exact(&query) {
+            set(&o, "allowed", kind.name());
+        }
+        Ok(o.into())
     }
 
     /// Checks a PDQ hash given as hex. Without the DCT coefficients the filter cannot
