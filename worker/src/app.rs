@@ -80,6 +80,8 @@ pub enum Route {
     AdminRevoke(String),
     /// `GET /v1/admin/stats`
     AdminStats,
+    /// `POST /v1/admin/backfill`: scan the existing uploads bucket through the queue.
+    AdminBackfill,
     /// An upload under the gate prefix, to check and forward.
     Gate,
     /// A request under the gate prefix forwarded unchecked: no body (GET, DELETE, ...) or, when
@@ -215,6 +217,7 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
         ["admin", "filter", "delta"] => set_upload(Route::AdminDelta, "filter delta"),
         ["admin", "status"] => only(head, GET).and_then(|()| at(Route::AdminStatus)),
         ["admin", "stats"] => only(head, GET).and_then(|()| at(Route::AdminStats)),
+        ["admin", "backfill"] => json_body(Route::AdminBackfill, SMALL_JSON, "backfill"),
         ["admin", "tenants", t] => {
             only(head, PUT)?;
             media(head, &["application/json"], "tenant settings")?;
@@ -372,6 +375,12 @@ impl<B: Backend> App<'_, B> {
             Route::AdminStats => {
                 self.admin(head).await?;
                 self.admin_stats(head).await
+            }
+            Route::AdminBackfill => {
+                self.admin(head).await?;
+                let input = parse_json(&body)?;
+                let b = crate::bucket::start_backfill(self.backend, self.config, input).await?;
+                json(202, json!({ "backfill": b }))
             }
         }
     }
@@ -848,6 +857,11 @@ impl<B: Backend> App<'_, B> {
             || head.header("accept").is_some_and(|a| a.contains("text/csv"))
     }
 
+    /// `include=followup`: the CSV exports add the follow-up verification columns.
+    fn wants_followup(head: &Head) -> bool {
+        head.param("include").is_some_and(|v| v.split(',').any(|p| p == "followup"))
+    }
+
     fn csv(text: String, name: &str) -> Reply {
         Reply::respond(
             Response::text(200, "text/csv; charset=utf-8", text)
@@ -891,14 +905,15 @@ impl<B: Backend> App<'_, B> {
             _ => number("older_than")?,
         };
         let limit = number("limit")?.unwrap_or(1000).min(1000) as u32;
-        let filter = ListFilter { status, older_than_s };
+        let verified = receipts::verified_filter(head.param("verification").as_deref())?;
+        let filter = ListFilter { status, older_than_s, verified };
         let cursor = head.param("cursor");
         let (entries, next) =
             receipts::list(self.backend, &tenant, &filter, cursor.as_deref(), limit).await?;
         let now = self.backend.now_ms();
         if Self::wants_csv(head) {
             return Ok(Self::csv(
-                receipts::entries_csv(self.config, &entries, now),
+                receipts::entries_csv(self.config, &entries, now, Self::wants_followup(head)),
                 &format!("receipts-{tenant}.csv"),
             ));
         }
@@ -956,7 +971,7 @@ impl<B: Backend> App<'_, B> {
         let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut cursor: Option<String> = None;
         let mut truncated = false;
-        let open = ListFilter { status: Some(Status::Open), older_than_s: None };
+        let open = ListFilter { status: Some(Status::Open), ..ListFilter::default() };
         for page_no in 0..MAX_PAGES {
             let (entries, next) =
                 receipts::list(self.backend, tenant, &open, cursor.as_deref(), 1000).await?;
@@ -997,17 +1012,23 @@ impl<B: Backend> App<'_, B> {
                 o.1.to_string(),
             ]
         };
+        let (figures, figures_total, figures_truncated) =
+            crate::followup::tenant_figures(self.backend, self.config, tenant, MAX_PAGES).await?;
         let mut rows: Vec<Vec<String>> = all_days
             .iter()
             .map(|d| {
-                row(
+                let mut r = row(
                     d,
                     counts.get(*d).unwrap_or(&Counts::default()),
                     open.get(*d).copied().unwrap_or_default(),
-                )
+                );
+                r.extend(figures.get(*d).cloned().unwrap_or_default().cells());
+                r
             })
             .collect();
-        rows.push(row("total", &total, (open_total, overdue_total)));
+        let mut total_row = row("total", &total, (open_total, overdue_total));
+        total_row.extend(figures_total.cells());
+        rows.push(total_row);
         let by_day: Vec<Value> = all_days
             .iter()
             .map(|d| {
@@ -1016,7 +1037,14 @@ impl<B: Backend> App<'_, B> {
                 json!({ "day": d, "checks": c.checks, "matches": c.matches, "receipts": c.receipts, "removed": c.removed, "disputed": c.disputed, "open": o.0, "overdue": o.1 })
             })
             .collect();
-        let v = json!({
+        let bucket = match self.config.bucket.as_ref().filter(|b| b.tenant == tenant) {
+            Some(_) => {
+                crate::bucket::progress_json(self.backend, self.isolate, self.config, &total)
+                    .await?
+            }
+            None => None,
+        };
+        let mut v = json!({
             "tenant": tenant,
             "counters": total,
             "receipts": {
@@ -1025,16 +1053,32 @@ impl<B: Backend> App<'_, B> {
                 "overdue_after_seconds": self.config.open_receipt_seconds,
             },
             "by_day": by_day,
-            "truncated": counts_truncated || open_truncated,
+            "truncated": counts_truncated || open_truncated || figures_truncated,
         });
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "follow_up".into(),
+                crate::followup::figures_json(self.config, &figures_total),
+            );
+            if let Some(b) = bucket {
+                obj.insert("bucket".into(), b);
+            }
+        }
         Ok((v, rows))
     }
 
-    fn rows_csv(rows: &[Vec<String>]) -> String {
+    /// The statistics CSV; `followup` adds the columns of [`crate::followup::CSV_COLUMNS`].
+    fn rows_csv(rows: &[Vec<String>], followup: bool) -> String {
         let mut out =
-            String::from("tenant,day,checks,matches,receipts,removed,disputed,open,overdue\r\n");
+            String::from("tenant,day,checks,matches,receipts,removed,disputed,open,overdue");
+        if followup {
+            out.push(',');
+            out.push_str(crate::followup::CSV_COLUMNS);
+        }
+        out.push_str("\r\n");
         for r in rows {
-            let cells: Vec<String> = r.iter().map(|c| receipts::csv_cell(c)).collect();
+            let shown = if followup { r.len() } else { r.len().min(9) };
+            let cells: Vec<String> = r.iter().take(shown).map(|c| receipts::csv_cell(c)).collect();
             out.push_str(&cells.join(","));
             out.push_str("\r\n");
         }
@@ -1045,7 +1089,8 @@ impl<B: Backend> App<'_, B> {
         let tenant = Self::tenant_param(head, self.reader(head).await?)?;
         let (v, rows) = self.tenant_summary(&tenant).await?;
         if Self::wants_csv(head) {
-            return Ok(Self::csv(Self::rows_csv(&rows), &format!("stats-{tenant}.csv")));
+            let text = Self::rows_csv(&rows, Self::wants_followup(head));
+            return Ok(Self::csv(text, &format!("stats-{tenant}.csv")));
         }
         Ok(Reply::respond(Response::json(200, &v)))
     }
@@ -1178,7 +1223,7 @@ impl<B: Backend> App<'_, B> {
             rows.extend(r.into_iter().filter(|r| r.get(1).is_some_and(|d| d == "total")));
         }
         if Self::wants_csv(head) {
-            return Ok(Self::csv(Self::rows_csv(&rows), "stats.csv"));
+            return Ok(Self::csv(Self::rows_csv(&rows, Self::wants_followup(head)), "stats.csv"));
         }
         Ok(Reply::respond(Response::json(
             200,

@@ -37,9 +37,11 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod bucket;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod followup;
 pub mod http;
 pub mod multipart;
 pub mod query;
