@@ -30,6 +30,17 @@
 //!
 //! Everything here is platform-free: the adapter turns each queue message into its JSON text,
 //! calls [`Scanner::handle`] and acknowledges or retries as told.
+//!
+//! ```
+//! use schoon_worker::bucket::{parse, Job};
+//!
+//! let job = parse(r#"{"account": "a", "action": "PutObject", "bucket": "uploads",
+//!     "object": {"key": "a.jpg", "size": 3, "eTag": "e"}, "eventTime": "2026-12-04T00:00:00Z"}"#);
+//! let key = "a.jpg".to_owned();
+//! assert_eq!(job, Job::Check { bucket: "uploads".into(), key, etag: Some("e".into()), backfill: None });
+//! assert!(matches!(parse("{\"action\": \"DeleteObject\", \"bucket\": \"uploads\", \"object\": {\"key\": \"a.jpg\"}}"),
+//!     Job::Skip { reason: "deleted", .. }));
+//! ```
 
 use schoon_core::set::{Index, Match, Query};
 use schoon_core::{ErrorKind, HashOptions, PdqMode, Report};

@@ -386,6 +386,12 @@ pub const CSV_COLUMNS: &str =
     "hits,removed_within_deadline,still_present,unreachable,median_seconds_to_removal";
 
 /// The median (the mean of the two middle values for an even count), `None` when empty.
+///
+/// ```
+/// use schoon_worker::followup::median;
+/// assert_eq!(median(&mut [300, 60, 7200]), Some(300));
+/// assert_eq!(median(&mut [60, 120]), Some(90));
+/// ```
 pub fn median(values: &mut [u64]) -> Option<u64> {
     values.sort_unstable();
     let n = values.len();
