@@ -42,6 +42,8 @@
 //!     Job::Skip { reason: "deleted", .. }));
 //! ```
 
+use futures_util::StreamExt;
+use futures_util::lock::Mutex;
 use schoon_core::set::{Index, Match, Query};
 use schoon_core::{ErrorKind, HashOptions, PdqMode, Report};
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,14 @@ pub const LIST_PAGE: u32 = 100;
 
 /// Longest delay between retries, in seconds.
 pub const MAX_RETRY_DELAY: u32 = 3600;
+
+/// Messages of one batch handled at a time: their storage calls overlap.
+pub const BATCH_CONCURRENCY: usize = 16;
+
+/// Bytes of objects a batch holds in memory at most: objects are read and hashed
+/// `READ_BUDGET / SCAN_MAX_BYTES` at a time (at least one, at most [`BATCH_CONCURRENCY`]), so
+/// with the default 25 MiB limit one at a time.
+pub const READ_BUDGET: u64 = 32 << 20;
 
 /// Most backfills shown in the statistics (the newest).
 pub const MAX_BACKFILLS_SHOWN: u32 = 20;
@@ -354,6 +364,43 @@ impl<B: Backend> Scanner<'_, B> {
     /// Handles one message of `queue` (the scan queue or its dead-letter queue); returns what
     /// to do with it and the counter writes to run after.
     pub async fn handle(&self, queue: &str, body: &str) -> (Ack, Vec<Deferred>) {
+        let (ack, deferred) = self.handle_one(queue, body, &Mutex::new(())).await;
+        (ack, relative(deferred, self.backend.now_ms()))
+    }
+
+    /// Handles a batch: [`BATCH_CONCURRENCY`] messages at a time, objects read and hashed
+    /// within [`READ_BUDGET`]; the answers are in the order of `bodies`.
+    pub async fn handle_batch(&self, queue: &str, bodies: &[String]) -> (Vec<Ack>, Vec<Deferred>) {
+        let slots =
+            (READ_BUDGET / self.config.scan_max_bytes.max(1)).clamp(1, BATCH_CONCURRENCY as u64);
+        let reading: Vec<Mutex<()>> = (0..slots).map(|_| Mutex::new(())).collect();
+        let spare = Mutex::new(());
+        let results: Vec<(Ack, Vec<Deferred>)> =
+            futures_util::stream::iter(bodies.iter().enumerate())
+                .map(|(i, body)| {
+                    let slot = reading.get(i % reading.len()).unwrap_or(&spare);
+                    self.handle_one(queue, body, slot)
+                })
+                .buffered(BATCH_CONCURRENCY)
+                .collect()
+                .await;
+        let mut deferred = Vec::new();
+        let acks = results
+            .into_iter()
+            .map(|(ack, d)| {
+                deferred.extend(d);
+                ack
+            })
+            .collect();
+        (acks, relative(deferred, self.backend.now_ms()))
+    }
+
+    async fn handle_one(
+        &self,
+        queue: &str,
+        body: &str,
+        reading: &Mutex<()>,
+    ) -> (Ack, Vec<Deferred>) {
         let Some(bucket) = &self.config.bucket else {
             // Scanning is off: nothing to record against.
             return (Ack::Ack, Vec::new());
@@ -363,17 +410,24 @@ impl<B: Backend> Scanner<'_, B> {
         let ack = if queue == bucket.dead_letter_queue {
             self.dead_letter(bucket, job, &mut deferred).await
         } else {
-            self.scan(bucket, job, &mut deferred).await
+            self.scan(bucket, job, &mut deferred, reading).await
         };
         (ack, deferred)
     }
 
+    /// Counts, and collects the counter flushes to schedule with their due time (absolute,
+    /// unix milliseconds, until [`relative`] turns it back into a delay when the batch ends).
     fn count(&self, tenant: &str, backfill: Option<&str>, delta: Counts, out: &mut Vec<Deferred>) {
         let now = self.backend.now_ms();
         let day = time::date(now);
-        out.extend(self.isolate.count(tenant, &day, &delta, now));
+        let absolute = |d: Deferred| match d {
+            Deferred::FlushCounters { tenant, day, after_ms } => {
+                Deferred::FlushCounters { tenant, day, after_ms: now.saturating_add(after_ms) }
+            }
+        };
+        out.extend(self.isolate.count(tenant, &day, &delta, now).map(absolute));
         if let Some(id) = backfill {
-            out.extend(self.isolate.count(&backfill_counter(id), &day, &delta, now));
+            out.extend(self.isolate.count(&backfill_counter(id), &day, &delta, now).map(absolute));
         }
     }
 
@@ -398,7 +452,13 @@ impl<B: Backend> Scanner<'_, B> {
         bucket.retry_seconds.saturating_mul(doubled).min(MAX_RETRY_DELAY)
     }
 
-    async fn scan(&self, bucket: &BucketConfig, job: Job, out: &mut Vec<Deferred>) -> Ack {
+    async fn scan(
+        &self,
+        bucket: &BucketConfig,
+        job: Job,
+        out: &mut Vec<Deferred>,
+        reading: &Mutex<()>,
+    ) -> Ack {
         let now = self.backend.now_ms();
         let skip = |b: String, key: String, reason: &str, backfill: Option<String>| ObjectRecord {
             bucket: b,
@@ -456,7 +516,7 @@ impl<B: Backend> Scanner<'_, B> {
                         Err(_) => Ack::Retry(self.delay(bucket, 1)),
                     };
                 }
-                self.check(bucket, key, etag, backfill, out).await
+                self.check(bucket, key, etag, backfill, out, reading).await
             }
         }
     }
@@ -468,6 +528,7 @@ impl<B: Backend> Scanner<'_, B> {
         etag: Option<String>,
         backfill: Option<String>,
         out: &mut Vec<Deferred>,
+        reading: &Mutex<()>,
     ) -> Ack {
         let record_key = object_key(&bucket.name, &key);
         let old = match self.load(&record_key).await {
@@ -481,7 +542,7 @@ impl<B: Backend> Scanner<'_, B> {
         {
             return Ack::Ack; // a redelivery: already recorded
         }
-        match self.check_object(bucket, &key, &backfill, out).await {
+        match self.check_object(bucket, &key, &backfill, out, reading).await {
             Ok(mut record) => {
                 if record.etag.is_none() {
                     record.etag = etag;
@@ -547,10 +608,13 @@ impl<B: Backend> Scanner<'_, B> {
         key: &str,
         backfill: &Option<String>,
         out: &mut Vec<Deferred>,
+        reading: &Mutex<()>,
     ) -> Result<ObjectRecord, Retry> {
         let loaded = sets::current_index(self.backend, self.config, self.isolate)
             .await
             .map_err(|e| Retry { reason: "index", detail: e.to_string() })?;
+        // One object's bytes at a time: read, hash, drop.
+        let guard = reading.lock().await;
         let read = self
             .backend
             .uploads_get(key, self.config.scan_max_bytes)
@@ -590,6 +654,7 @@ impl<B: Backend> Scanner<'_, B> {
         record.etag = Some(info.etag);
         let hashed = check_bytes(self.config, &loaded.index, &bucket.tenant, &bytes);
         drop(bytes);
+        drop(guard);
         let subject = Subject {
             bucket: Some(bucket.name.clone()),
             key: Some(key.to_owned()),
@@ -757,6 +822,19 @@ impl<B: Backend> Scanner<'_, B> {
         }
         save_backfill(self.backend, &b).await
     }
+}
+
+/// Turns the due times [`Scanner::count`] collected into delays from `now_ms`: a flush
+/// scheduled early in a long batch is not held back a second time after it.
+fn relative(deferred: Vec<Deferred>, now_ms: u64) -> Vec<Deferred> {
+    deferred
+        .into_iter()
+        .map(|d| match d {
+            Deferred::FlushCounters { tenant, day, after_ms } => {
+                Deferred::FlushCounters { tenant, day, after_ms: after_ms.saturating_sub(now_ms) }
+            }
+        })
+        .collect()
 }
 
 /// A retry reason from a storage error or an explicit retry.

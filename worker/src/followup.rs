@@ -352,10 +352,10 @@ impl Figures {
     pub fn add(&mut self, e: &IndexEntry, deadline_s: u64) {
         self.hits += 1;
         if let Some(removed) = e.removed_ms {
-            let seconds = removed.saturating_sub(e.issued) / 1000;
+            let ms = removed.saturating_sub(e.issued);
             self.removed += 1;
-            self.removed_within_deadline += u64::from(seconds <= deadline_s);
-            self.removal_times.push(seconds);
+            self.removed_within_deadline += u64::from(ms <= deadline_s.saturating_mul(1000));
+            self.removal_times.push(ms / 1000);
         }
         match e.verified {
             Some(Verified::StillPresent) => self.still_present += 1,

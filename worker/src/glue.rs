@@ -446,14 +446,15 @@ async fn queue(
     let backend = Bindings { env: env.clone() };
     let scanner = Scanner { config: &config, isolate: &isolate, backend: &backend };
     let name = batch.queue();
-    let mut deferred = Vec::new();
-    for message in batch.raw_iter() {
-        let text = js_sys::JSON::stringify(&message.body())
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default();
-        let (ack, more) = scanner.handle(&name, &text).await;
-        deferred.extend(more);
+    let messages: Vec<worker::RawMessage> = batch.raw_iter().collect();
+    let bodies: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            js_sys::JSON::stringify(&m.body()).ok().and_then(|s| s.as_string()).unwrap_or_default()
+        })
+        .collect();
+    let (acks, deferred) = scanner.handle_batch(&name, &bodies).await;
+    for (message, ack) in messages.iter().zip(acks) {
         match ack {
             Ack::Ack => message.ack(),
             Ack::Retry(0) => message.retry(),

@@ -600,6 +600,85 @@ fn follow_up_work_is_bounded_and_resumes() {
 }
 
 #[test]
+fn batches_answer_in_order() {
+    let env = Env::new(&[]);
+    env.publish();
+    let mut bodies = Vec::new();
+    for i in 0..40 {
+        let key = format!("b/{i:02}.png");
+        if i % 10 != 9 {
+            env.backend.put_upload(&key, &fixture("small-160x120.bmp"));
+        }
+        bodies.push(notification("PutObject", BUCKET, &key));
+    }
+    bodies.push("not json".into());
+    let (acks, deferred) = block_on(env.scanner().handle_batch(QUEUE, &bodies)).unwrap();
+    env.flush(&deferred);
+    assert_eq!(acks.len(), 41);
+    assert!(acks.iter().all(|a| *a == Ack::Ack));
+    for i in 0..40 {
+        let r = env.record(&format!("b/{i:02}.png"));
+        let want = if i % 10 == 9 { State::Skipped } else { State::Checked };
+        assert_eq!(r.state, want, "{i}");
+    }
+    let c = &env.stats()["counters"];
+    assert_eq!((c["objects_checked"].as_u64(), c["objects_skipped"].as_u64()), (Some(36), Some(5)));
+    // Retries keep their place in the batch.
+    let off = Env::new(&[]);
+    let (acks, _) = block_on(off.scanner().handle_batch(QUEUE, &bodies[..3])).unwrap();
+    assert_eq!(acks, [Ack::Retry(5), Ack::Retry(5), Ack::Retry(5)]);
+}
+
+#[test]
+fn removal_within_the_deadline_counts() {
+    let (env, by_key, _) = followup_env(&[]);
+    // Removed 30 s after issue, found by the first run after the deadline.
+    env.backend.advance(30_000);
+    env.backend.delete_upload(&by_key[0].0);
+    env.backend.advance(31_000);
+    block_on(followup::run(&env.backend, &env.config, &env.isolate)).unwrap().unwrap();
+    let f = &env.stats()["follow_up"];
+    // The object's removal is first seen at 61 s: over the 60 s deadline (with the 404 and the
+    // replaced URL: six receipts).
+    assert_eq!((f["removed"].as_u64(), f["removed_within_deadline"].as_u64()), (Some(6), Some(0)));
+    let tenant = env.call(Method::Put, "/v1/admin/tenants/host", Some(ADMIN), Some(json!({})));
+    assert_eq!(tenant.0, 201);
+    let (_, k) = env.call(
+        Method::Post,
+        "/v1/admin/tenants/host/keys",
+        Some(ADMIN),
+        Some(json!({"scope": "server"})),
+    );
+    let key = k["api_key"].as_str().unwrap().to_owned();
+    // The tenant's own `removed` follow-up, dated now (61 s), on a still-present receipt.
+    let (s, _) = env.call(
+        Method::Post,
+        &format!("/v1/receipts/{}/follow-up", by_key[1].1[0]),
+        Some(&key),
+        Some(json!({"status": "removed"})),
+    );
+    assert_eq!(s, 200);
+    let f = &env.stats()["follow_up"];
+    assert_eq!(f["removed"], 7);
+    // A fresh receipt removed at once by the tenant counts within the deadline.
+    env.backend.put_upload("fresh.jpg", &listed());
+    env.put_event("fresh.jpg");
+    let id = env.record("fresh.jpg").receipts[0].clone();
+    env.backend.advance(5_000);
+    let (s, _) = env.call(
+        Method::Post,
+        &format!("/v1/receipts/{id}/follow-up"),
+        Some(&key),
+        Some(json!({"status": "removed"})),
+    );
+    assert_eq!(s, 200);
+    let f = &env.stats()["follow_up"];
+    assert_eq!((f["removed"].as_u64(), f["removed_within_deadline"].as_u64()), (Some(8), Some(1)));
+    // Median of seven times 61 and once 5 seconds.
+    assert_eq!(f["median_seconds_to_removal"], 61);
+}
+
+#[test]
 fn old_records_still_load() {
     let old = r#"{"receipt":{"v":1,"id":"0123456789abcdef0123456789abcdef","issued":1,"tenant":"a","kind":"sha256","value":"00","list":"l","category":"c","distance":0,"set_version":1,"key_id":"00","signature":"00"},"status":"open","follow_ups":[]}"#;
     let r: Record = serde_json::from_str(old).unwrap();
