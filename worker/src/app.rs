@@ -1216,8 +1216,15 @@ impl<B: Backend> App<'_, B> {
         let page = self.backend.kv_list("tenant:", None, 1000).await.map_err(ApiError::storage)?;
         let mut all = Vec::new();
         let mut rows = Vec::new();
-        for (key, _) in &page.keys {
-            let Some(tenant) = key.strip_prefix("tenant:") else { continue };
+        let mut tenants: Vec<&str> =
+            page.keys.iter().filter_map(|(k, _)| k.strip_prefix("tenant:")).collect();
+        // The bucket scan's tenant need not have a tenant record (it has no keys).
+        if let Some(b) = &self.config.bucket
+            && !tenants.contains(&b.tenant.as_str())
+        {
+            tenants.push(&b.tenant);
+        }
+        for tenant in tenants {
             let (v, r) = self.tenant_summary(tenant).await?;
             all.push(v);
             rows.extend(r.into_iter().filter(|r| r.get(1).is_some_and(|d| d == "total")));

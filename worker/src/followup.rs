@@ -284,7 +284,16 @@ pub async fn run<B: Backend>(
                 cursor.after = Some(key.clone());
                 continue;
             }
-            let Some(record) = receipts::load(backend, &entry.id).await? else {
+            let record = match receipts::load(backend, &entry.id).await {
+                Ok(r) => r,
+                Err(e) if crate::error::status_for(&e) == 503 => {
+                    report.stopped = Some(e.to_string());
+                    break 'pages;
+                }
+                // Unreadable: nothing to check.
+                Err(_) => None,
+            };
+            let Some(record) = record else {
                 cursor.after = Some(key.clone());
                 continue;
             };

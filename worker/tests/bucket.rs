@@ -385,6 +385,15 @@ fn backfill_lists_the_bucket_page_by_page() {
     assert_eq!(b["listing_failed"], "a page message was dead-lettered");
     assert_eq!(b["done"], false);
 
+    // The admin's overview shows the bucket tenant, which has no tenant record.
+    let (s, all) = env.call(Method::Get, "/v1/admin/stats", Some(ADMIN), None);
+    assert_eq!(s, 200);
+    let host =
+        all["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == "host").unwrap().clone();
+    assert_eq!(host["bucket"]["checked"], 250);
+    let (_, csv) = env.call(Method::Get, "/v1/admin/stats?format=csv", Some(ADMIN), None);
+    assert!(csv.as_str().unwrap().contains("\r\nhost,total,250,5,"), "{csv}");
+
     // Off without a bucket; unknown fields refused.
     let off = Env::new(&[("UPLOADS_BUCKET", "")]);
     assert_eq!(off.call(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({}))).0, 409);
@@ -596,6 +605,21 @@ fn follow_up_work_is_bounded_and_resumes() {
         }
     }
     assert_eq!((total, runs), (20, 7));
+    // An unreadable record is passed over, not a reason to stop.
+    let bad = &by_key[0].1[0];
+    env.backend.kv_set(&receipts::record_key(bad), "{not a record");
+    env.backend.advance(1000);
+    let mut checked = 0;
+    loop {
+        let r = block_on(followup::run(&env.backend, &env.config, &env.isolate)).unwrap().unwrap();
+        assert!(r.stopped.is_none(), "{r:?}");
+        checked += r.checked;
+        if r.pass_done {
+            break;
+        }
+    }
+    // 20, less the four verified removed in the first pass, less the unreadable one.
+    assert_eq!(checked, 15);
     assert_eq!(env.receipt(&by_key[3].1[0]).verifications.len(), 1);
 }
 
