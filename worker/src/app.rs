@@ -1034,7 +1034,8 @@ impl<B: Backend> App<'_, B> {
             .map(|d| {
                 let c = counts.get(*d).copied().unwrap_or_default();
                 let o = open.get(*d).copied().unwrap_or_default();
-                json!({ "day": d, "checks": c.checks, "matches": c.matches, "receipts": c.receipts, "removed": c.removed, "disputed": c.disputed, "open": o.0, "overdue": o.1 })
+                let f = figures.get(*d).cloned().unwrap_or_default();
+                json!({ "day": d, "checks": c.checks, "matches": c.matches, "receipts": c.receipts, "removed": c.removed, "disputed": c.disputed, "open": o.0, "overdue": o.1, "follow_up": f })
             })
             .collect();
         let bucket = match self.config.bucket.as_ref().filter(|b| b.tenant == tenant) {

@@ -527,6 +527,14 @@ fn follow_up_job_records_what_it_finds() {
     assert_eq!(f["removed_within_deadline"], 0, "found 61 s after issue, deadline 60 s");
     assert_eq!((f["still_present"].as_u64(), f["unreachable"].as_u64()), (Some(6), Some(6)));
     assert_eq!(f["median_seconds_to_removal"], 61);
+    assert_eq!(v["by_day"][0]["follow_up"]["hits"], 20, "by issue day too");
+    assert_eq!(
+        block_on(schoon_worker::backend::Backend::uploads_head(&env.backend, &by_key[2].0))
+            .unwrap()
+            .unwrap()
+            .map(|o| o.size),
+        Some(listed().len() as u64)
+    );
     let (_, csv) = env.call(
         Method::Get,
         "/v1/stats?tenant=host&format=csv&include=followup",
