@@ -10,12 +10,12 @@ use std::collections::BTreeMap;
 
 use schoon_core::receipt::Receipt;
 use schoon_core::set::{Match, Query};
-use schoon_core::{HashOptions, PdqMode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{self, KeyRecord, Need, Principal, Scope, TenantRecord};
 use crate::backend::Backend;
+use crate::bucket;
 use crate::config::{Config, Policy, valid_tenant};
 use crate::counters::{self, Counts};
 use crate::error::ApiError;
@@ -85,6 +85,8 @@ pub enum Route {
     AdminRevoke(String),
     /// `GET /v1/admin/stats`
     AdminStats,
+    /// `POST /v1/admin/backfill`: scan the existing uploads bucket through the queue.
+    AdminBackfill,
     /// An upload under the gate prefix, to check and forward.
     Gate,
     /// A request under the gate prefix forwarded unchecked: no body (GET, DELETE, ...) or, when
@@ -228,6 +230,7 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
         ["admin", "filter", "delta"] => set_upload(Route::AdminDelta, "filter delta"),
         ["admin", "status"] => only(head, GET).and_then(|()| at(Route::AdminStatus)),
         ["admin", "stats"] => only(head, GET).and_then(|()| at(Route::AdminStats)),
+        ["admin", "backfill"] => json_body(Route::AdminBackfill, SMALL_JSON, "backfill"),
         ["admin", "tenants", t] if GET.contains(&head.method) => {
             at(Route::AdminTenantRead((*t).to_owned()))
         }
@@ -397,6 +400,12 @@ impl<B: Backend> App<'_, B> {
                 self.admin(head).await?;
                 self.admin_stats(head).await
             }
+            Route::AdminBackfill => {
+                self.admin(head).await?;
+                let input = parse_json(&body)?;
+                let b = crate::bucket::start_backfill(self.backend, self.config, input).await?;
+                json(202, json!({ "backfill": b }))
+            }
         }
     }
 
@@ -547,17 +556,9 @@ impl<B: Backend> App<'_, B> {
     ) -> Checked {
         // As `schoon scan` decides: plain PDQ, then region windows when the index has region
         // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
-        let options = HashOptions {
-            mode: PdqMode::Fast,
-            algos: Vec::new(),
-            limits: self.config.limits,
-            regions: index.has_regions(),
-        };
-        let report = schoon_core::hash_bytes(bytes, &options);
+        let bucket::Hashed { report, query, matches } =
+            bucket::check_bytes(self.config, index, tenant, bytes);
         let image = report.image.as_ref().ok();
-        let query = Query::from_hashes(&report.exact, image);
-        let matches =
-            policy::lookup_hashed(tenant, index, &report.exact, image, &self.config.match_options);
         let e = &report.exact;
         let mut hashes = json!({ "bytes": e.bytes, "md5": e.md5.to_hex(), "sha1": e.sha1.to_hex(), "sha256": e.sha256.to_hex() });
         if let (Some(obj), Some(i)) = (hashes.as_object_mut(), image) {
@@ -889,6 +890,11 @@ impl<B: Backend> App<'_, B> {
             || head.header("accept").is_some_and(|a| a.contains("text/csv"))
     }
 
+    /// `include=followup`: the CSV exports add the follow-up verification columns.
+    fn wants_followup(head: &Head) -> bool {
+        head.param("include").is_some_and(|v| v.split(',').any(|p| p == "followup"))
+    }
+
     fn csv(text: String, name: &str) -> Reply {
         Reply::respond(
             Response::text(200, "text/csv; charset=utf-8", text)
@@ -932,14 +938,15 @@ impl<B: Backend> App<'_, B> {
             _ => number("older_than")?,
         };
         let limit = number("limit")?.unwrap_or(1000).min(1000) as u32;
-        let filter = ListFilter { status, older_than_s };
+        let verified = receipts::verified_filter(head.param("verification").as_deref())?;
+        let filter = ListFilter { status, older_than_s, verified };
         let cursor = head.param("cursor");
         let (entries, next) =
             receipts::list(self.backend, &tenant, &filter, cursor.as_deref(), limit).await?;
         let now = self.backend.now_ms();
         if Self::wants_csv(head) {
             return Ok(Self::csv(
-                receipts::entries_csv(self.config, &entries, now),
+                receipts::entries_csv(self.config, &entries, now, Self::wants_followup(head)),
                 &format!("receipts-{tenant}.csv"),
             ));
         }
@@ -997,7 +1004,7 @@ impl<B: Backend> App<'_, B> {
         let mut days: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         let mut cursor: Option<String> = None;
         let mut truncated = false;
-        let open = ListFilter { status: Some(Status::Open), older_than_s: None };
+        let open = ListFilter { status: Some(Status::Open), ..ListFilter::default() };
         for page_no in 0..MAX_PAGES {
             let (entries, next) =
                 receipts::list(self.backend, tenant, &open, cursor.as_deref(), 1000).await?;
@@ -1038,26 +1045,40 @@ impl<B: Backend> App<'_, B> {
                 o.1.to_string(),
             ]
         };
+        let (figures, figures_total, figures_truncated) =
+            crate::followup::tenant_figures(self.backend, self.config, tenant, MAX_PAGES).await?;
         let mut rows: Vec<Vec<String>> = all_days
             .iter()
             .map(|d| {
-                row(
+                let mut r = row(
                     d,
                     counts.get(*d).unwrap_or(&Counts::default()),
                     open.get(*d).copied().unwrap_or_default(),
-                )
+                );
+                r.extend(figures.get(*d).cloned().unwrap_or_default().cells());
+                r
             })
             .collect();
-        rows.push(row("total", &total, (open_total, overdue_total)));
+        let mut total_row = row("total", &total, (open_total, overdue_total));
+        total_row.extend(figures_total.cells());
+        rows.push(total_row);
         let by_day: Vec<Value> = all_days
             .iter()
             .map(|d| {
                 let c = counts.get(*d).copied().unwrap_or_default();
                 let o = open.get(*d).copied().unwrap_or_default();
-                json!({ "day": d, "checks": c.checks, "matches": c.matches, "receipts": c.receipts, "removed": c.removed, "disputed": c.disputed, "open": o.0, "overdue": o.1 })
+                let f = figures.get(*d).cloned().unwrap_or_default();
+                json!({ "day": d, "checks": c.checks, "matches": c.matches, "receipts": c.receipts, "removed": c.removed, "disputed": c.disputed, "open": o.0, "overdue": o.1, "follow_up": f })
             })
             .collect();
-        let v = json!({
+        let bucket = match self.config.bucket.as_ref().filter(|b| b.tenant == tenant) {
+            Some(_) => {
+                crate::bucket::progress_json(self.backend, self.isolate, self.config, &total)
+                    .await?
+            }
+            None => None,
+        };
+        let mut v = json!({
             "tenant": tenant,
             "counters": total,
             "receipts": {
@@ -1066,16 +1087,32 @@ impl<B: Backend> App<'_, B> {
                 "overdue_after_seconds": self.config.open_receipt_seconds,
             },
             "by_day": by_day,
-            "truncated": counts_truncated || open_truncated,
+            "truncated": counts_truncated || open_truncated || figures_truncated,
         });
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "follow_up".into(),
+                crate::followup::figures_json(self.config, &figures_total),
+            );
+            if let Some(b) = bucket {
+                obj.insert("bucket".into(), b);
+            }
+        }
         Ok((v, rows))
     }
 
-    fn rows_csv(rows: &[Vec<String>]) -> String {
+    /// The statistics CSV; `followup` adds the columns of [`crate::followup::CSV_COLUMNS`].
+    fn rows_csv(rows: &[Vec<String>], followup: bool) -> String {
         let mut out =
-            String::from("tenant,day,checks,matches,receipts,removed,disputed,open,overdue\r\n");
+            String::from("tenant,day,checks,matches,receipts,removed,disputed,open,overdue");
+        if followup {
+            out.push(',');
+            out.push_str(crate::followup::CSV_COLUMNS);
+        }
+        out.push_str("\r\n");
         for r in rows {
-            let cells: Vec<String> = r.iter().map(|c| receipts::csv_cell(c)).collect();
+            let shown = if followup { r.len() } else { r.len().min(9) };
+            let cells: Vec<String> = r.iter().take(shown).map(|c| receipts::csv_cell(c)).collect();
             out.push_str(&cells.join(","));
             out.push_str("\r\n");
         }
@@ -1086,7 +1123,8 @@ impl<B: Backend> App<'_, B> {
         let tenant = Self::tenant_param(head, self.reader(head).await?)?;
         let (v, rows) = self.tenant_summary(&tenant).await?;
         if Self::wants_csv(head) {
-            return Ok(Self::csv(Self::rows_csv(&rows), &format!("stats-{tenant}.csv")));
+            let text = Self::rows_csv(&rows, Self::wants_followup(head));
+            return Ok(Self::csv(text, &format!("stats-{tenant}.csv")));
         }
         Ok(Reply::respond(Response::json(200, &v)))
     }
@@ -1257,14 +1295,21 @@ impl<B: Backend> App<'_, B> {
         let page = self.backend.kv_list("tenant:", None, 1000).await.map_err(ApiError::storage)?;
         let mut all = Vec::new();
         let mut rows = Vec::new();
-        for (key, _) in &page.keys {
-            let Some(tenant) = key.strip_prefix("tenant:") else { continue };
+        let mut tenants: Vec<&str> =
+            page.keys.iter().filter_map(|(k, _)| k.strip_prefix("tenant:")).collect();
+        // The bucket scan's tenant need not have a tenant record (it has no keys).
+        if let Some(b) = &self.config.bucket
+            && !tenants.contains(&b.tenant.as_str())
+        {
+            tenants.push(&b.tenant);
+        }
+        for tenant in tenants {
             let (v, r) = self.tenant_summary(tenant).await?;
             all.push(v);
             rows.extend(r.into_iter().filter(|r| r.get(1).is_some_and(|d| d == "total")));
         }
         if Self::wants_csv(head) {
-            return Ok(Self::csv(Self::rows_csv(&rows), "stats.csv"));
+            return Ok(Self::csv(Self::rows_csv(&rows, Self::wants_followup(head)), "stats.csv"));
         }
         Ok(Reply::respond(Response::json(
             200,

@@ -1,6 +1,8 @@
 //! What the handler needs from the platform: a key-value store (KV), an object store (R2), an
-//! optional shared rate limiter, a clock and randomness. The Workers adapter implements it over
-//! the bindings; [`MemoryBackend`] implements it in memory for native tests and fuzzing.
+//! optional shared rate limiter, a clock and randomness; for bucket scanning and follow-up
+//! verification also the hosting provider's uploads bucket, the scan queue and outbound
+//! `fetch`. The Workers adapter implements it over the bindings; [`MemoryBackend`] implements it
+//! in memory for native tests and fuzzing.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -24,6 +26,50 @@ pub struct KvPage {
     pub keys: Vec<(String, Option<String>)>,
     /// Where the next page starts, when there is one.
     pub cursor: Option<String>,
+}
+
+/// An object of the uploads bucket as a listing or a head request describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The entity tag (R2's `etag`, without quotes).
+    pub etag: String,
+}
+
+/// One page of an uploads bucket listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectPage {
+    /// Objects in key order.
+    pub objects: Vec<ObjectInfo>,
+    /// Where the next page starts, when there is one.
+    pub cursor: Option<String>,
+}
+
+/// The answer to reading an object of the uploads bucket with a size limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectRead {
+    /// No such object.
+    Missing,
+    /// The object is larger than the limit; its body was not read.
+    TooLarge(ObjectInfo),
+    /// The object and its bytes.
+    Bytes(ObjectInfo, Vec<u8>),
+}
+
+/// What an outbound request answered (redirects are not followed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fetched {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Location` header, for a redirect.
+    pub location: Option<String>,
+    /// The body of a 2xx answer (empty otherwise).
+    pub body: Vec<u8>,
+    /// The 2xx body was longer than the limit and was not kept.
+    pub too_large: bool,
 }
 
 /// The platform around one request.
@@ -61,12 +107,38 @@ pub trait Backend: Clone + 'static {
     /// Asks the shared rate limiter (the Workers rate-limit binding) about `key`: `None` when
     /// no limiter is bound, else whether the request may proceed.
     async fn rate_limit(&self, key: &str) -> Result<Option<bool>, StoreError>;
+    /// Describes an object of the uploads bucket (`SCHOON_UPLOADS`) without reading it.
+    async fn uploads_head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
+    /// Reads an object of the uploads bucket unless it is larger than `max_bytes`.
+    async fn uploads_get(&self, key: &str, max_bytes: u64) -> Result<ObjectRead, StoreError>;
+    /// Lists the uploads bucket under `prefix`, at most `limit` (at most 1000) per page.
+    async fn uploads_list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ObjectPage, StoreError>;
+    /// Sends messages (JSON texts, each at most 128 KB, at most 100) to the scan queue
+    /// (`SCHOON_SCAN`) in one batch, delivered after `delay_seconds`.
+    async fn queue_send(&self, messages: &[String], delay_seconds: u32) -> Result<(), StoreError>;
+    /// Fetches `url` with GET, without following redirects, keeping at most `max_bytes` of a
+    /// 2xx body, giving up after `timeout_ms` (an error names the timeout).
+    async fn fetch_url(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        timeout_ms: u64,
+    ) -> Result<Fetched, StoreError>;
 }
 
 #[derive(Debug, Default, Clone)]
 struct Memory {
     kv: BTreeMap<String, (String, Option<String>)>,
     blobs: BTreeMap<String, Vec<u8>>,
+    uploads: BTreeMap<String, (Vec<u8>, String)>,
+    queue: Vec<(String, u32)>,
+    web: BTreeMap<String, Result<Fetched, String>>,
+    fetched: Vec<String>,
 }
 
 /// An in-memory backend with a settable clock and deterministic randomness.
@@ -79,6 +151,8 @@ pub struct MemoryBackend {
     pub limiter_refuses: Rc<Cell<bool>>,
     /// When set, every storage call fails.
     pub broken: Rc<Cell<bool>>,
+    /// When set, every call on the uploads bucket fails (the other stores still work).
+    pub uploads_broken: Rc<Cell<bool>>,
 }
 
 impl MemoryBackend {
@@ -99,7 +173,49 @@ impl MemoryBackend {
             counter: Rc::new(Cell::new(self.counter.get())),
             limiter_refuses: Rc::new(Cell::new(self.limiter_refuses.get())),
             broken: Rc::new(Cell::new(self.broken.get())),
+            uploads_broken: Rc::new(Cell::new(self.uploads_broken.get())),
         }
+    }
+
+    /// Puts an object into the uploads bucket (its etag is the MD5 of the bytes, as R2's for a
+    /// single-part upload).
+    pub fn put_upload(&self, key: &str, bytes: &[u8]) {
+        if let Ok(mut m) = self.memory.try_borrow_mut() {
+            let etag = schoon_core::md5(bytes).to_hex();
+            m.uploads.insert(key.to_owned(), (bytes.to_vec(), etag));
+        }
+    }
+
+    /// Deletes an object of the uploads bucket.
+    pub fn delete_upload(&self, key: &str) {
+        if let Ok(mut m) = self.memory.try_borrow_mut() {
+            m.uploads.remove(key);
+        }
+    }
+
+    /// Takes the messages sent to the scan queue so far, with their delays, oldest first.
+    pub fn take_queue(&self) -> Vec<(String, u32)> {
+        self.memory.try_borrow_mut().map(|mut m| std::mem::take(&mut m.queue)).unwrap_or_default()
+    }
+
+    /// Makes `fetch_url(url)` answer `answer` (`Err` text: the fetch fails with it, e.g. a
+    /// timeout). Unknown URLs fail as unreachable.
+    pub fn serve_url(&self, url: &str, answer: Result<Fetched, String>) {
+        if let Ok(mut m) = self.memory.try_borrow_mut() {
+            m.web.insert(url.to_owned(), answer);
+        }
+    }
+
+    /// The URLs fetched so far, in order.
+    pub fn fetched_urls(&self) -> Vec<String> {
+        self.memory.try_borrow().map(|m| m.fetched.clone()).unwrap_or_default()
+    }
+
+    fn uploads<T>(&self, f: impl FnOnce(&mut Memory) -> T) -> Result<T, StoreError> {
+        if self.uploads_broken.get() {
+            return Err(StoreError("uploads bucket is broken (test)".into()));
+        }
+        self.with(f)
     }
 
     /// Moves the clock.
@@ -215,6 +331,88 @@ impl Backend for MemoryBackend {
     async fn rate_limit(&self, _key: &str) -> Result<Option<bool>, StoreError> {
         self.check()?;
         Ok(self.limiter_refuses.get().then_some(false))
+    }
+
+    async fn uploads_head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        self.uploads(|m| {
+            m.uploads.get(key).map(|(b, etag)| ObjectInfo {
+                key: key.to_owned(),
+                size: b.len() as u64,
+                etag: etag.clone(),
+            })
+        })
+    }
+
+    async fn uploads_get(&self, key: &str, max_bytes: u64) -> Result<ObjectRead, StoreError> {
+        self.uploads(|m| match m.uploads.get(key) {
+            None => ObjectRead::Missing,
+            Some((b, etag)) => {
+                let info =
+                    ObjectInfo { key: key.to_owned(), size: b.len() as u64, etag: etag.clone() };
+                if info.size > max_bytes {
+                    ObjectRead::TooLarge(info)
+                } else {
+                    ObjectRead::Bytes(info, b.clone())
+                }
+            }
+        })
+    }
+
+    async fn uploads_list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ObjectPage, StoreError> {
+        self.uploads(|m| {
+            let limit = limit.clamp(1, 1000) as usize;
+            let mut objects: Vec<ObjectInfo> = m
+                .uploads
+                .range(cursor.unwrap_or(prefix).to_owned()..)
+                .filter(|(k, _)| cursor.is_none_or(|c| k.as_str() > c))
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .take(limit + 1)
+                .map(|(k, (b, etag))| ObjectInfo {
+                    key: k.clone(),
+                    size: b.len() as u64,
+                    etag: etag.clone(),
+                })
+                .collect();
+            let cursor = if objects.len() > limit {
+                objects.truncate(limit);
+                objects.last().map(|o| o.key.clone())
+            } else {
+                None
+            };
+            ObjectPage { objects, cursor }
+        })
+    }
+
+    async fn queue_send(&self, messages: &[String], delay_seconds: u32) -> Result<(), StoreError> {
+        self.with(|m| m.queue.extend(messages.iter().map(|t| (t.clone(), delay_seconds))))
+    }
+
+    async fn fetch_url(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        _timeout_ms: u64,
+    ) -> Result<Fetched, StoreError> {
+        let answer = self.with(|m| {
+            m.fetched.push(url.to_owned());
+            m.web.get(url).cloned()
+        })?;
+        match answer {
+            None => Err(StoreError(format!("{url} is unreachable (test)"))),
+            Some(Err(e)) => Err(StoreError(e)),
+            Some(Ok(mut f)) => {
+                if f.body.len() as u64 > max_bytes {
+                    f.body.clear();
+                    f.too_large = true;
+                }
+                Ok(f)
+            }
+        }
     }
 }
 

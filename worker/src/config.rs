@@ -98,6 +98,43 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Gate mode, when `GATE_PREFIX` is set.
     pub gate: Option<GateConfig>,
+    /// Bucket scanning (the queue consumer and `/v1/admin/backfill`), when `UPLOADS_BUCKET`
+    /// is set.
+    pub bucket: Option<BucketConfig>,
+    /// Follow-up verification (the scheduled re-check of overdue receipts).
+    pub followup: FollowupConfig,
+}
+
+/// Bucket scanning: the hosting provider's uploads bucket sends object-create notifications to
+/// the scan queue; the consumer checks each object (see `crate::bucket`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketConfig {
+    /// The name of the bucket bound as `SCHOON_UPLOADS` (`UPLOADS_BUCKET`); notifications of
+    /// other buckets are acknowledged and recorded as skipped.
+    pub name: String,
+    /// The tenant receipts and counters of bucket checks belong to (`BUCKET_TENANT`, default
+    /// `uploads`).
+    pub tenant: String,
+    /// The scan queue's name (`SCAN_QUEUE`, default `schoon-scan`).
+    pub queue: String,
+    /// The dead-letter queue's name (`SCAN_DEAD_LETTER_QUEUE`, default `schoon-scan-dlq`).
+    pub dead_letter_queue: String,
+    /// First retry delay after a storage or index failure, doubled with every attempt up to an
+    /// hour (`SCAN_RETRY_SECONDS`, default 30; 0 retries at once).
+    pub retry_seconds: u32,
+}
+
+/// Follow-up verification: the scheduled job re-checks open receipts past the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowupConfig {
+    /// Receipts re-checked per run at most (`FOLLOWUP_PER_RUN`, default 50); the next run
+    /// resumes after the last one.
+    pub per_run: u32,
+    /// Largest body read from a URL (`FOLLOWUP_MAX_BYTES`, default `SCAN_MAX_BYTES`).
+    pub max_bytes: u64,
+    /// Time allowed for each URL fetch, redirects each counting anew
+    /// (`FOLLOWUP_TIMEOUT_SECONDS`, default 10).
+    pub timeout_ms: u64,
 }
 
 fn invalid(name: &str, detail: impl std::fmt::Display) -> ApiError {
@@ -239,6 +276,30 @@ impl Config {
                 })
             }
         };
+        let scan_max_bytes = v.number("SCAN_MAX_BYTES", 25 * MIB)?;
+        let bucket = match v.get("UPLOADS_BUCKET") {
+            None => None,
+            Some(name) => {
+                let tenant = v.get("BUCKET_TENANT").unwrap_or_else(|| "uploads".into());
+                if !valid_tenant(&tenant) {
+                    return Err(invalid("BUCKET_TENANT", format!("'{tenant}' is not a tenant id")));
+                }
+                Some(BucketConfig {
+                    name,
+                    tenant,
+                    queue: v.get("SCAN_QUEUE").unwrap_or_else(|| "schoon-scan".into()),
+                    dead_letter_queue: v
+                        .get("SCAN_DEAD_LETTER_QUEUE")
+                        .unwrap_or_else(|| "schoon-scan-dlq".into()),
+                    retry_seconds: v.number("SCAN_RETRY_SECONDS", 30)?,
+                })
+            }
+        };
+        let followup = FollowupConfig {
+            per_run: v.number("FOLLOWUP_PER_RUN", 50)?,
+            max_bytes: v.number("FOLLOWUP_MAX_BYTES", scan_max_bytes)?,
+            timeout_ms: v.number::<u64>("FOLLOWUP_TIMEOUT_SECONDS", 10)?.saturating_mul(1000),
+        };
         Ok(Config {
             set_public_key,
             allow_unsigned_sets,
@@ -247,7 +308,7 @@ impl Config {
             max_set_age_seconds: v.number("MAX_SET_AGE_SECONDS", 7 * 86_400)?,
             set_refresh_seconds: v.number("SET_REFRESH_SECONDS", 30)?,
             confirm_max_bytes: v.number("CONFIRM_MAX_BYTES", 16 * 1024)?,
-            scan_max_bytes: v.number("SCAN_MAX_BYTES", 25 * MIB)?,
+            scan_max_bytes,
             check_max_bytes: v.number("CHECK_MAX_BYTES", MIB)?,
             check_max_lines: v.number("CHECK_MAX_LINES", 1000)?,
             admin_max_bytes: v.number("ADMIN_MAX_BYTES", 100 * MIB)?,
@@ -260,6 +321,8 @@ impl Config {
             open_receipt_seconds: v.number("OPEN_RECEIPT_SECONDS", 7 * 86_400)?,
             cors_origins,
             gate,
+            bucket,
+            followup,
         })
     }
 

@@ -16,8 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::Deferred;
 
-/// Counts of one tenant (per day, per isolate, or summed).
+/// Counts of one tenant (per day, per isolate, or summed). Shards written before a field
+/// existed read it as 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Counts {
     /// Checks made (confirm, scan, gate uploads; one per request).
     pub checks: u64,
@@ -29,6 +31,15 @@ pub struct Counts {
     pub removed: u64,
     /// Follow-ups recorded as `disputed`.
     pub disputed: u64,
+    /// Bucket objects checked (clean or match; see `crate::bucket`).
+    pub objects_checked: u64,
+    /// Bucket objects that failed for good (corrupt, unsupported, too large).
+    pub objects_failed: u64,
+    /// Bucket objects whose messages were dead-lettered after the queue's retries.
+    pub objects_dead_lettered: u64,
+    /// Bucket events acknowledged without a check (deleted objects, unknown buckets, objects
+    /// gone before the check).
+    pub objects_skipped: u64,
 }
 
 impl Counts {
@@ -39,7 +50,51 @@ impl Counts {
         self.receipts += other.receipts;
         self.removed += other.removed;
         self.disputed += other.disputed;
+        self.objects_checked += other.objects_checked;
+        self.objects_failed += other.objects_failed;
+        self.objects_dead_lettered += other.objects_dead_lettered;
+        self.objects_skipped += other.objects_skipped;
     }
+}
+
+/// Pages of 1000 shards read at most by [`total`].
+pub const MAX_TOTAL_PAGES: usize = 10;
+
+/// The counts of a counter key (a tenant, or a pseudo-tenant such as `backfill:{id}`) summed
+/// over days and isolates: every other isolate's shards from KV, this isolate's from memory.
+/// The flag says whether shards were left unread (more than [`MAX_TOTAL_PAGES`] pages).
+pub async fn total<B: crate::backend::Backend>(
+    backend: &B,
+    isolate: &crate::state::Isolate,
+    tenant: &str,
+) -> Result<(Counts, bool), crate::error::ApiError> {
+    let mut sum = Counts::default();
+    let mut cursor: Option<String> = None;
+    let mut truncated = false;
+    for page_no in 0..MAX_TOTAL_PAGES {
+        let page = backend
+            .kv_list(&prefix(tenant), cursor.as_deref(), 1000)
+            .await
+            .map_err(crate::error::ApiError::storage)?;
+        for (key, meta) in &page.keys {
+            let Some((_, shard_isolate)) = parse_shard_key(tenant, key) else { continue };
+            if shard_isolate == isolate.id {
+                continue;
+            }
+            if let Some(c) = meta.as_deref().and_then(|m| serde_json::from_str::<Counts>(m).ok()) {
+                sum.add(&c);
+            }
+        }
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+        truncated = page_no + 1 == MAX_TOTAL_PAGES;
+    }
+    for (_, c) in isolate.counts_of(tenant) {
+        sum.add(&c);
+    }
+    Ok((sum, truncated))
 }
 
 /// The KV key prefix of a tenant's shards.

@@ -1,6 +1,9 @@
 //! The Workers adapter (wasm32 only): converts `worker::Request` to a [`Head`] and a capped
 //! body, runs [`App`], converts the [`Reply`] back, and implements [`Backend`] over the
-//! bindings: KV `SCHOON_KV`, R2 `SCHOON_R2`, the optional rate limiter `SCHOON_RATE_LIMITER`.
+//! bindings: KV `SCHOON_KV`, R2 `SCHOON_R2`, the optional rate limiter `SCHOON_RATE_LIMITER`,
+//! the uploads bucket `SCHOON_UPLOADS`, the scan queue producer `SCHOON_SCAN` and `fetch`. The
+//! queue handler passes each message's JSON text to [`Scanner`] and acknowledges or retries it
+//! as told; the scheduled handler runs [`followup::run`].
 //!
 //! Nothing here decides anything: routing, limits, statuses and JSON are in the pure modules.
 //! The fetch handler never returns `Err` (which the runtime would turn into a bare 500): every
@@ -20,15 +23,19 @@ use worker::{
 };
 
 use crate::app::{App, plan};
-use crate::backend::{Backend, KvPage, StoreError};
+use crate::backend::{Backend, Fetched, KvPage, ObjectInfo, ObjectPage, ObjectRead, StoreError};
+use crate::bucket::{Ack, Scanner};
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::followup;
 use crate::http::{self, Deferred, Forward, Head, Method, Outcome, Reply};
 use crate::state::Isolate;
 
 const KV: &str = "SCHOON_KV";
 const R2: &str = "SCHOON_R2";
 const LIMITER: &str = "SCHOON_RATE_LIMITER";
+const UPLOADS: &str = "SCHOON_UPLOADS";
+const SCAN_QUEUE: &str = "SCHOON_SCAN";
 
 thread_local! {
     static ISOLATE: OnceCell<Rc<Isolate>> = const { OnceCell::new() };
@@ -176,6 +183,106 @@ impl Backend for Bindings {
         let outcome = limiter.limit(key.to_owned()).await.map_err(js_error)?;
         Ok(Some(outcome.success))
     }
+
+    async fn uploads_head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let bucket = self.env.bucket(UPLOADS).map_err(js_error)?;
+        let object = bucket.head(key).await.map_err(js_error)?;
+        Ok(object.map(|o| ObjectInfo { key: o.key(), size: o.size(), etag: o.etag() }))
+    }
+
+    async fn uploads_get(&self, key: &str, max_bytes: u64) -> Result<ObjectRead, StoreError> {
+        let bucket = self.env.bucket(UPLOADS).map_err(js_error)?;
+        let Some(object) = bucket.get(key).execute().await.map_err(js_error)? else {
+            return Ok(ObjectRead::Missing);
+        };
+        let info = ObjectInfo { key: object.key(), size: object.size(), etag: object.etag() };
+        if info.size > max_bytes {
+            return Ok(ObjectRead::TooLarge(info));
+        }
+        let bytes = match object.body() {
+            Some(body) => body.bytes().await.map_err(js_error)?,
+            None => Vec::new(),
+        };
+        Ok(ObjectRead::Bytes(info, bytes))
+    }
+
+    async fn uploads_list(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<ObjectPage, StoreError> {
+        let bucket = self.env.bucket(UPLOADS).map_err(js_error)?;
+        let mut list = bucket.list().prefix(prefix.to_owned()).limit(limit.clamp(1, 1000));
+        if let Some(c) = cursor {
+            list = list.cursor(c.to_owned());
+        }
+        let page = list.execute().await.map_err(js_error)?;
+        Ok(ObjectPage {
+            objects: page
+                .objects()
+                .into_iter()
+                .map(|o| ObjectInfo { key: o.key(), size: o.size(), etag: o.etag() })
+                .collect(),
+            cursor: if page.truncated() { page.cursor() } else { None },
+        })
+    }
+
+    async fn queue_send(&self, messages: &[String], delay_seconds: u32) -> Result<(), StoreError> {
+        let queue = self.env.queue(SCAN_QUEUE).map_err(js_error)?;
+        let mut batch = Vec::with_capacity(messages.len());
+        for text in messages {
+            let value = js_sys::JSON::parse(text).map_err(js_error)?;
+            let mut message = worker::RawMessageBuilder::new(value);
+            if delay_seconds > 0 {
+                message = message.delay_seconds(delay_seconds);
+            }
+            batch.push(message.build_with_content_type(worker::QueueContentType::Json));
+        }
+        queue.send_raw_batch(batch).await.map_err(js_error)
+    }
+
+    async fn fetch_url(
+        &self,
+        url: &str,
+        max_bytes: u64,
+        timeout_ms: u64,
+    ) -> Result<Fetched, StoreError> {
+        let controller = worker::AbortController::default();
+        let signal = controller.signal();
+        let mut init = RequestInit::new();
+        init.with_method(worker::Method::Get).with_redirect(RequestRedirect::Manual);
+        let request = Request::new_with_init(url, &init).map_err(js_error)?;
+        let work = Box::pin(async move {
+            let mut response =
+                Fetch::Request(request).send_with_signal(&signal).await.map_err(js_error)?;
+            let status = response.status_code();
+            let location = response.headers().get("location").ok().flatten();
+            let mut body = Vec::new();
+            let mut too_large = false;
+            if (200..300).contains(&status) {
+                let mut stream = response.stream().map_err(js_error)?;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(js_error)?;
+                    if body.len() as u64 + chunk.len() as u64 > max_bytes {
+                        too_large = true;
+                        body = Vec::new();
+                        break;
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            Ok(Fetched { status, location, body, too_large })
+        });
+        let timeout = Box::pin(Delay::from(Duration::from_millis(timeout_ms)));
+        match futures_util::future::select(work, timeout).await {
+            futures_util::future::Either::Left((result, _)) => result,
+            futures_util::future::Either::Right(_) => {
+                controller.abort();
+                Err(StoreError(format!("timeout after {timeout_ms} ms")))
+            }
+        }
+    }
 }
 
 fn head_of(req: &Request) -> Head {
@@ -314,4 +421,72 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Respo
             forward(f, body).await
         }
     })
+}
+
+/// The scan queue's and the dead-letter queue's consumer: each message's JSON text goes to
+/// [`Scanner::handle`], which records the outcome; the message is acknowledged or retried as it
+/// says. Never fails (a failure would retry the whole batch).
+#[event(queue)]
+async fn queue(
+    batch: worker::MessageBatch<serde_json::Value>,
+    env: Env,
+    ctx: Context,
+) -> worker::Result<()> {
+    use worker::MessageExt;
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            // Misconfigured: retry everything later rather than lose it.
+            worker::console_error!("queue consumer: {e}");
+            batch.retry_all();
+            return Ok(());
+        }
+    };
+    let isolate = isolate();
+    let backend = Bindings { env: env.clone() };
+    let scanner = Scanner { config: &config, isolate: &isolate, backend: &backend };
+    let name = batch.queue();
+    let messages: Vec<worker::RawMessage> = batch.raw_iter().collect();
+    let bodies: Vec<String> = messages
+        .iter()
+        .map(|m| {
+            js_sys::JSON::stringify(&m.body()).ok().and_then(|s| s.as_string()).unwrap_or_default()
+        })
+        .collect();
+    let (acks, deferred) = scanner.handle_batch(&name, &bodies).await;
+    for (message, ack) in messages.iter().zip(acks) {
+        match ack {
+            Ack::Ack => message.ack(),
+            Ack::Retry(0) => message.retry(),
+            Ack::Retry(seconds) => message.retry_with_options(
+                &worker::QueueRetryOptionsBuilder::new().with_delay_seconds(seconds).build(),
+            ),
+        }
+    }
+    defer(&ctx, deferred, &env, &config);
+    Ok(())
+}
+
+/// The cron trigger: one bounded run of the follow-up verification.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let config = match config(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            worker::console_error!("follow-up verification: {e}");
+            return;
+        }
+    };
+    let isolate = isolate();
+    let backend = Bindings { env };
+    match followup::run(&backend, &config, &isolate).await {
+        Ok(report) => worker::console_log!(
+            "follow-up verification: {} checked ({} removed, {} present, {} unreachable)",
+            report.checked,
+            report.verified_removed,
+            report.still_present,
+            report.unreachable
+        ),
+        Err(e) => worker::console_error!("follow-up verification failed: {e}"),
+    }
 }

@@ -7,6 +7,9 @@
 //! the request head (pure), [`app::App::handle`] runs it against a [`backend::Backend`] (KV, R2,
 //! clock, randomness) and returns a [`http::Reply`] value. The Workers adapter (`glue.rs`,
 //! wasm32 only) converts requests and responses and implements the backend over the bindings.
+//! Besides requests, the worker consumes the scan queue (bucket scanning, [`bucket::Scanner`]:
+//! the adapter hands it each message's JSON text and acknowledges or retries as it answers) and
+//! runs a cron trigger (follow-up verification, [`followup::run`]).
 //! Native tests use [`backend::MemoryBackend`]:
 //!
 //! ```
@@ -37,10 +40,12 @@
 pub mod app;
 pub mod auth;
 pub mod backend;
+pub mod bucket;
 pub mod bulk;
 pub mod config;
 pub mod counters;
 pub mod error;
+pub mod followup;
 pub mod http;
 pub mod multipart;
 pub mod policy;

@@ -3,6 +3,12 @@
 //! KV layout: `receipt:{id}` holds the [`Record`] (the signed receipt, its follow-up status and
 //! history); `receipts:{tenant}:{issued ms, 13 digits}:{id}` is an empty value whose metadata
 //! ([`IndexEntry`]) lets one list call read up to 1000 receipts of a tenant in issue order.
+//!
+//! Beside the tenant's own follow-ups, a record keeps the worker's own **verification history**
+//! ([`Verification`]): what the scheduled re-check (`crate::followup`) found when it looked at
+//! the receipt's subject again (`verified_removed`, `still_present`, `unreachable`). Records and
+//! listing entries written before these fields existed still load (every new field has a
+//! default).
 
 use schoon_core::receipt::Receipt;
 use schoon_core::set::{HashKind, Match, Query};
@@ -86,6 +92,61 @@ impl Subject {
     }
 }
 
+/// What a re-check of a receipt's subject found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verified {
+    /// The object is gone, or the URL no longer serves the image (404, 410, another image).
+    VerifiedRemoved,
+    /// The object or URL still serves a matching image.
+    StillPresent,
+    /// The URL could not be checked (timeout, refused, private address, server error, too
+    /// large, too many redirects).
+    Unreachable,
+}
+
+impl Verified {
+    /// `verified_removed`, `still_present` or `unreachable`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verified::VerifiedRemoved => "verified_removed",
+            Verified::StillPresent => "still_present",
+            Verified::Unreachable => "unreachable",
+        }
+    }
+
+    /// Parses a name as [`Verified::name`] gives it.
+    pub fn parse(s: &str) -> Option<Verified> {
+        match s {
+            "verified_removed" => Some(Verified::VerifiedRemoved),
+            "still_present" => Some(Verified::StillPresent),
+            "unreachable" => Some(Verified::Unreachable),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a receipt's verification history: a run of re-checks that found the same
+/// status (a repeated finding updates the entry instead of adding one, so re-running a check is
+/// idempotent and the history stays short).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// What was found.
+    pub status: Verified,
+    /// When it was first found (in this run of equal findings), unix milliseconds.
+    pub first_ms: u64,
+    /// When it was last found, unix milliseconds.
+    pub time_ms: u64,
+    /// How many checks found it in a row.
+    pub checks: u32,
+    /// Why, in a few words (`http 404`, `object gone`, `timeout`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Most entries kept in a verification history (the oldest are dropped).
+pub const MAX_VERIFICATIONS: usize = 50;
+
 /// A stored receipt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
@@ -99,6 +160,32 @@ pub struct Record {
     /// What the receipt is about, when the check said.
     #[serde(default, skip_serializing_if = "Subject::is_empty")]
     pub subject: Subject,
+    /// The worker's re-checks of the subject, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verifications: Vec<Verification>,
+}
+
+impl Record {
+    /// The latest verification, if any.
+    pub fn verified(&self) -> Option<&Verification> {
+        self.verifications.last()
+    }
+
+    /// When the content was first known to be gone: the tenant's `removed` follow-up or the
+    /// first `verified_removed` re-check of the current run, whichever is earlier; `None` while
+    /// the receipt is neither removed nor verified removed.
+    pub fn removed_ms(&self) -> Option<u64> {
+        let by_tenant = (self.status == Status::Removed)
+            .then(|| self.follow_ups.iter().rev().find(|f| f.status == Status::Removed))
+            .flatten()
+            .map(|f| f.time_ms);
+        let by_check =
+            self.verified().filter(|v| v.status == Verified::VerifiedRemoved).map(|v| v.first_ms);
+        match (by_tenant, by_check) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 /// The listing metadata of a receipt.
@@ -116,6 +203,15 @@ pub struct IndexEntry {
     pub list: String,
     /// The distance.
     pub distance: u32,
+    /// The latest re-check's finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<Verified>,
+    /// When the latest re-check ran, unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_ms: Option<u64>,
+    /// See [`Record::removed_ms`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_ms: Option<u64>,
 }
 
 /// KV key of a receipt record.
@@ -150,6 +246,9 @@ async fn store<B: Backend>(backend: &B, record: &Record) -> Result<(), ApiError>
         kind: r.kind,
         list: r.list.clone(),
         distance: r.distance,
+        verified: record.verified().map(|v| v.status),
+        verified_ms: record.verified().map(|v| v.time_ms),
+        removed_ms: record.removed_ms(),
     };
     backend.kv_put(&record_key(&r.id), &to_text(record)?, None).await.map_err(ApiError::storage)?;
     backend
@@ -194,6 +293,7 @@ pub async fn issue<B: Backend>(
             status: Status::Open,
             follow_ups: Vec::new(),
             subject: subject.clone(),
+            verifications: Vec::new(),
         };
         store(backend, &record).await?;
         out.push(record.receipt);
@@ -255,6 +355,37 @@ pub async fn follow_up<B: Backend>(
     Ok(record)
 }
 
+/// Records a re-check's finding at `now_ms` (a repeat of the latest finding updates it) and
+/// stores the record.
+pub async fn record_verification<B: Backend>(
+    backend: &B,
+    mut record: Record,
+    status: Verified,
+    detail: Option<String>,
+    now_ms: u64,
+) -> Result<Record, ApiError> {
+    match record.verifications.last_mut() {
+        Some(last) if last.status == status => {
+            last.time_ms = now_ms;
+            last.checks = last.checks.saturating_add(1);
+            last.detail = detail;
+        }
+        _ => {
+            record.verifications.push(Verification {
+                status,
+                first_ms: now_ms,
+                time_ms: now_ms,
+                checks: 1,
+                detail,
+            });
+            let excess = record.verifications.len().saturating_sub(MAX_VERIFICATIONS);
+            record.verifications.drain(..excess);
+        }
+    }
+    store(backend, &record).await?;
+    Ok(record)
+}
+
 /// The issuer's public key as JSON.
 pub fn issuer_json(config: &Config) -> Value {
     let public = config.receipt_key.public_key();
@@ -284,6 +415,18 @@ fn follow_ups_json(record: &Record) -> Value {
     )
 }
 
+fn verifications_json(record: &Record) -> Value {
+    Value::Array(
+        record
+            .verifications
+            .iter()
+            .map(|v| {
+                json!({ "status": v.status.name(), "first": rfc3339(v.first_ms), "time": rfc3339(v.time_ms), "checks": v.checks, "detail": v.detail })
+            })
+            .collect(),
+    )
+}
+
 /// A stored receipt as `GET /v1/receipts/{id}` answers it.
 pub fn record_json(config: &Config, record: &Record, now_ms: u64) -> Value {
     let mut v = verification(config, &record.receipt);
@@ -291,6 +434,8 @@ pub fn record_json(config: &Config, record: &Record, now_ms: u64) -> Value {
         obj.insert("receipt".into(), json!(record.receipt));
         obj.insert("status".into(), json!(record.status.name()));
         obj.insert("follow_ups".into(), follow_ups_json(record));
+        obj.insert("verification".into(), json!(record.verified().map(|v| v.status.name())));
+        obj.insert("verifications".into(), verifications_json(record));
         if !record.subject.is_empty() {
             obj.insert("subject".into(), json!(record.subject));
         }
@@ -336,7 +481,7 @@ pub fn report_json(config: &Config, record: &Record, now_ms: u64) -> Value {
             },
             "set_version": r.set_version,
         },
-        "follow_up": { "status": record.status.name(), "history": follow_ups_json(record) },
+        "follow_up": { "status": record.status.name(), "history": follow_ups_json(record), "verifications": verifications_json(record) },
         "receipt": r,
         "verification": {
             "valid": r.verify(&config.receipt_key.public_key()).is_ok(),
@@ -352,6 +497,22 @@ pub struct ListFilter {
     pub status: Option<Status>,
     /// Only receipts older than this many seconds.
     pub older_than_s: Option<u64>,
+    /// Only receipts whose latest re-check found this (`Some(None)`: never re-checked).
+    pub verified: Option<Option<Verified>>,
+}
+
+/// Parses the `verification` filter of `GET /v1/receipts`: `verified_removed`,
+/// `still_present`, `unreachable`, `unverified`, or `all`/empty for no filter.
+pub fn verified_filter(param: Option<&str>) -> Result<Option<Option<Verified>>, ApiError> {
+    match param {
+        None | Some("" | "all") => Ok(None),
+        Some("unverified") => Ok(Some(None)),
+        Some(s) => Verified::parse(s).map(|v| Some(Some(v))).ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "verification '{s}': expected verified_removed, still_present, unreachable, unverified or all"
+            ))
+        }),
+    }
 }
 
 /// A page of a tenant's receipts, oldest first.
@@ -374,6 +535,7 @@ pub async fn list<B: Backend>(
             meta.as_deref().and_then(|m| serde_json::from_str::<IndexEntry>(m).ok())
         })
         .filter(|e| filter.status.is_none_or(|s| s == e.status))
+        .filter(|e| filter.verified.is_none_or(|v| v == e.verified))
         .filter(|e| {
             filter
                 .older_than_s
@@ -394,6 +556,8 @@ pub fn entry_json(config: &Config, e: &IndexEntry, now_ms: u64) -> Value {
         "distance": e.distance,
         "age_seconds": now_ms.saturating_sub(e.issued) / 1000,
         "overdue": overdue(config, e.status, e.issued, now_ms, None),
+        "verification": e.verified.map(Verified::name),
+        "verified": e.verified_ms.map(rfc3339),
     })
 }
 
@@ -404,11 +568,18 @@ pub fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }
 
-/// The CSV form of a listing.
-pub fn entries_csv(config: &Config, entries: &[IndexEntry], now_ms: u64) -> String {
-    let mut out = String::from("id,issued,status,kind,list,distance,age_seconds,overdue\r\n");
+/// The CSV form of a listing; `verification` adds the columns `verification,verified` (the
+/// latest re-check's finding and time; `include=followup` on the route).
+pub fn entries_csv(
+    config: &Config,
+    entries: &[IndexEntry],
+    now_ms: u64,
+    verification: bool,
+) -> String {
+    let mut out = String::from("id,issued,status,kind,list,distance,age_seconds,overdue");
+    out.push_str(if verification { ",verification,verified\r\n" } else { "\r\n" });
     for e in entries {
-        let row = [
+        let mut row = vec![
             e.id.clone(),
             rfc3339(e.issued),
             e.status.name().to_owned(),
@@ -418,6 +589,10 @@ pub fn entries_csv(config: &Config, entries: &[IndexEntry], now_ms: u64) -> Stri
             (now_ms.saturating_sub(e.issued) / 1000).to_string(),
             overdue(config, e.status, e.issued, now_ms, None).to_string(),
         ];
+        if verification {
+            row.push(e.verified.map(Verified::name).unwrap_or_default().to_owned());
+            row.push(e.verified_ms.map(rfc3339).unwrap_or_default());
+        }
         let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
         out.push_str(&cells.join(","));
         out.push_str("\r\n");

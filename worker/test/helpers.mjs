@@ -184,3 +184,134 @@ export async function bulkCheck(w, key, lines, { headers = {} } = {}) {
   const answer = r.status === 200 ? r.text.split('\n').filter(Boolean).map((l) => JSON.parse(l)) : undefined;
   return { ...r, lines: answer };
 }
+
+// ---- bucket scanning and follow-up verification (queue.test.mjs, followup.test.mjs) --------
+// (An import declaration anywhere at the top level is hoisted like those above.)
+import { deflateSync } from 'node:zlib';
+
+/** The queue names of wrangler.toml. */
+export const SCAN_QUEUE = 'schoon-scan';
+export const SCAN_DLQ = 'schoon-scan-dlq';
+export const UPLOADS_BUCKET = 'hosting-uploads';
+
+/**
+ * The built worker on workerd with bucket scanning bound as in wrangler.toml: the uploads
+ * bucket `SCHOON_UPLOADS`, the scan queue's producer `SCHOON_SCAN`, the consumers of the scan
+ * queue (with a dead-letter queue after `maxRetries`) and of the dead-letter queue. `outbound`
+ * answers every `fetch` the worker makes (Miniflare's outboundService). Returns what
+ * startWorker returns plus the uploads bucket, a producer and `scheduled()`.
+ */
+export async function startBucketWorker(vars, { outbound, maxRetries = 2, maxBatchSize = 100 } = {}) {
+  const script = path.join(WORKER, 'build', 'index.js');
+  if (!existsSync(script)) throw new Error('build/index.js is missing: run scripts/build.sh');
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRoot: path.join(WORKER, 'build'),
+    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
+    compatibilityDate: '2025-09-01',
+    kvNamespaces: ['SCHOON_KV'],
+    r2Buckets: { SCHOON_R2: 'schoon-sets', SCHOON_UPLOADS: UPLOADS_BUCKET },
+    queueProducers: { SCHOON_SCAN: { queueName: SCAN_QUEUE } },
+    queueConsumers: {
+      [SCAN_QUEUE]: { maxBatchSize, maxBatchTimeout: 1, maxRetries, deadLetterQueue: SCAN_DLQ },
+      [SCAN_DLQ]: { maxBatchSize, maxBatchTimeout: 1, maxRetries: 2 },
+    },
+    ratelimits: { SCHOON_RATE_LIMITER: { simple: { limit: 100000, period: 60 } } },
+    bindings: { UPLOADS_BUCKET, ...vars },
+    ...(outbound ? { outboundService: outbound } : {}),
+  });
+  const base = 'http://worker.test';
+  const call = async (method, p, { body, headers = {}, key } = {}) => {
+    const h = { ...headers };
+    if (key) h.authorization = `Bearer ${key}`;
+    let payload = body;
+    if (body !== undefined && !(body instanceof Uint8Array) && typeof body !== 'string') {
+      payload = JSON.stringify(body);
+      h['content-type'] ??= 'application/json';
+    }
+    if (payload !== undefined) h['content-length'] ??= String(Buffer.byteLength(payload));
+    const res = await mf.dispatchFetch(`${base}${p}`, { method, headers: h, body: payload, redirect: 'manual' });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    let json;
+    try { json = JSON.parse(bytes.toString('utf8')); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, bytes, json, text: bytes.toString('utf8') };
+  };
+  const uploads = await mf.getR2Bucket('SCHOON_UPLOADS');
+  const producer = await mf.getQueueProducer('SCHOON_SCAN');
+  const kv = await mf.getKVNamespace('SCHOON_KV');
+  const scheduled = async (cron = '17 * * * *') => (await mf.getWorker()).scheduled({ cron, scheduledTime: new Date() });
+  // The proxy wants a buffer of its own (a Node Buffer may be a view into a shared pool).
+  const put = (key, bytes) => uploads.put(key, new Uint8Array(bytes));
+  return { mf, base, call, uploads, put, producer, kv, scheduled, dispose: () => mf.dispose() };
+}
+
+/** The R2 event notification body of an object-create (or other) action, as documented. */
+export function notification(key, { size = 0, eTag = 'e', action = 'PutObject', bucket = UPLOADS_BUCKET } = {}) {
+  return { account: 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6', action, bucket, object: { key, size, eTag }, eventTime: new Date().toISOString() };
+}
+
+/** Sends messages to the scan queue in batches of 100 (the platform's batch limit). */
+export async function sendAll(producer, bodies) {
+  for (let i = 0; i < bodies.length; i += 100) {
+    await producer.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body })));
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool(items, limit, fn) {
+  let next = 0;
+  const run = async () => { while (next < items.length) { const i = next++; await fn(items[i], i); } };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
+}
+
+/** Polls `probe` every `everyMs` until it returns a truthy value or `timeoutMs` passes. */
+export async function waitFor(probe, { timeoutMs = 120000, everyMs = 500, what = 'condition' } = {}) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < end) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A greyscale PNG of `width` x `height` whose pixels come from `pixel(x, y)` (0..255). */
+export function greyPng(width, height, pixel) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  const raw = Buffer.alloc((width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw[y * (width + 1) + 1 + x] = pixel(x, y) & 0xff;
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
