@@ -4,83 +4,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
 use schoon_core::set::{BuildInfo, FilterParams, ListInfo, SetBuilder};
-use schoon_core::{ExactHashes, PdqHash, SigningKey};
+use schoon_core::{ExactHashes, PdqHash};
 use schoon_worker::app::App;
-use schoon_worker::backend::{MemoryBackend, block_on};
-use schoon_worker::config::Config;
+use schoon_worker::backend::block_on;
 use schoon_worker::http::{Deferred, Head, Method, Outcome, Reply};
 use schoon_worker::state::Isolate;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin";
-const NOW: u64 = 1_764_400_000_000;
+mod common;
+use common::{ADMIN, Env, NOW};
 
 fn listed_pdq() -> PdqHash {
     "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22".parse().unwrap()
 }
 
-struct Env {
-    config: Config,
-    backend: MemoryBackend,
-    isolate: Isolate,
-    set_key: SigningKey,
-}
-
-fn config(set_key: &SigningKey, extra: &[(&str, &str)]) -> Config {
-    let admin = schoon_core::sha256(ADMIN.as_bytes()).to_hex();
-    let public = set_key.public_key().to_hex();
-    let mut vars: Vec<(String, String)> = vec![
-        ("SET_PUBLIC_KEY".into(), public),
-        ("RECEIPT_SIGNING_KEY".into(), "05".repeat(32)),
-        ("ADMIN_KEY_SHA256".into(), admin),
-        ("SET_REFRESH_SECONDS".into(), "0".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).unwrap()
-}
-
 impl Env {
-    fn new(extra: &[(&str, &str)]) -> Env {
-        let set_key = SigningKey::from_seed([9; 32]);
-        Env {
-            config: config(&set_key, extra),
-            backend: MemoryBackend::new(NOW),
-            isolate: Isolate::new("isolate-a".into()),
-            set_key,
-        }
-    }
-
-    fn app(&self) -> App<'_, MemoryBackend> {
-        App { config: &self.config, isolate: &self.isolate, backend: &self.backend }
-    }
-
-    fn send(&self, head: Head, body: Vec<u8>) -> Reply {
-        block_on(self.app().serve(&head, body)).unwrap()
-    }
-
-    fn call(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut head = Head::new(method, path);
-        if let Some(k) = key {
-            head = head.with_header("authorization", &format!("Bearer {k}"));
-        }
-        let bytes = match body {
-            Some(v) => {
-                head = head.with_header("content-type", "application/json");
-                v.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let reply = self.send(head, bytes);
-        let r = reply.outcome.response().unwrap();
-        (r.status, r.json_body())
-    }
-
     fn upload(&self, path: &str, bytes: Vec<u8>) -> (u16, Value) {
         let head = Head::new(Method::Put, path)
             .with_header("authorization", &format!("Bearer {ADMIN}"))

@@ -4,99 +4,53 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests
 
+use schoon_core::ExactHashes;
 use schoon_core::set::{BuildInfo, FilterParams, ListInfo, SetBuilder};
-use schoon_core::{ExactHashes, SigningKey};
-use schoon_worker::app::App;
 use schoon_worker::backend::{Fetched, MemoryBackend, block_on};
 use schoon_worker::bucket::{self, Ack, ObjectRecord, Scanner, State};
-use schoon_worker::config::Config;
 use schoon_worker::followup::{self, RunReport};
-use schoon_worker::http::{Deferred, Head, Method};
+use schoon_worker::http::{Head, Method};
 use schoon_worker::receipts::{self, Record, Verified};
-use schoon_worker::state::Isolate;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin";
-const NOW: u64 = 1_764_400_000_000;
+mod common;
+use common::{ADMIN, Env, NOW, fixture};
 const BUCKET: &str = "uploads-bucket";
 const QUEUE: &str = "schoon-scan";
 const DLQ: &str = "schoon-scan-dlq";
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
 
 /// The listed image: its SHA-256 and its fast PDQ are in the set.
 fn listed() -> Vec<u8> {
     fixture("scene-baseline-420.jpg")
 }
 
-struct Env {
-    config: Config,
-    backend: MemoryBackend,
-    isolate: Isolate,
-    set_key: SigningKey,
-}
-
 impl Env {
-    fn new(extra: &[(&str, &str)]) -> Env {
-        let set_key = SigningKey::from_seed([9; 32]);
-        let admin = schoon_core::sha256(ADMIN.as_bytes()).to_hex();
-        let mut vars: Vec<(String, String)> = vec![
-            ("SET_PUBLIC_KEY".into(), set_key.public_key().to_hex()),
-            ("RECEIPT_SIGNING_KEY".into(), "05".repeat(32)),
-            ("ADMIN_KEY_SHA256".into(), admin),
-            ("SET_REFRESH_SECONDS".into(), "0".into()),
-            ("UPLOADS_BUCKET".into(), BUCKET.into()),
-            ("BUCKET_TENANT".into(), "host".into()),
-            ("SCAN_RETRY_SECONDS".into(), "5".into()),
-            ("OPEN_RECEIPT_SECONDS".into(), "60".into()),
-            ("SCAN_MAX_BYTES".into(), "200000".into()),
+    /// A worker with bucket scanning on (the uploads bucket, tenant `host`), then `extra`.
+    fn bucket(extra: &[(&str, &str)]) -> Env {
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("UPLOADS_BUCKET", BUCKET),
+            ("BUCKET_TENANT", "host"),
+            ("SCAN_RETRY_SECONDS", "5"),
+            ("OPEN_RECEIPT_SECONDS", "60"),
+            ("SCAN_MAX_BYTES", "200000"),
         ];
-        for (k, v) in extra {
-            vars.retain(|(n, _)| n != k);
-            if !v.is_empty() {
-                vars.push((k.to_string(), v.to_string()));
-            }
-        }
-        let config =
-            Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-                .unwrap();
-        Env {
-            config,
-            backend: MemoryBackend::new(NOW),
-            isolate: Isolate::new("isolate-a".into()),
-            set_key,
-        }
-    }
-
-    fn app(&self) -> App<'_, MemoryBackend> {
-        App { config: &self.config, isolate: &self.isolate, backend: &self.backend }
+        vars.extend_from_slice(extra);
+        Env::new(&vars)
     }
 
     fn scanner(&self) -> Scanner<'_, MemoryBackend> {
         Scanner { config: &self.config, isolate: &self.isolate, backend: &self.backend }
     }
 
-    fn call(
+    /// A request whose deferred work (counter flushes) runs at once.
+    fn call_now(
         &self,
         method: Method,
         path: &str,
         key: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut head = Head::new(method, path);
-        if let Some(k) = key {
-            head = head.with_header("authorization", &format!("Bearer {k}"));
-        }
-        let bytes = match body {
-            Some(v) => {
-                head = head.with_header("content-type", "application/json");
-                v.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let reply = block_on(self.app().serve(&head, bytes)).unwrap();
+        let reply = self.call_reply(method, path, key, body.clone());
         self.flush(&reply.deferred);
         let r = reply.outcome.response().unwrap();
         let body = if r.header("content-type").is_some_and(|c| c.starts_with("text/csv")) {
@@ -126,12 +80,6 @@ impl Env {
                 .with_header("content-type", "application/octet-stream");
             let reply = block_on(self.app().serve(&head, bytes)).unwrap();
             assert_eq!(reply.outcome.response().unwrap().status, 201);
-        }
-    }
-
-    fn flush(&self, deferred: &[Deferred]) {
-        for d in deferred {
-            block_on(self.app().run_deferred(d)).unwrap().unwrap();
         }
     }
 
@@ -170,7 +118,7 @@ impl Env {
     }
 
     fn stats(&self) -> Value {
-        let (s, v) = self.call(Method::Get, "/v1/stats?tenant=host", Some(ADMIN), None);
+        let (s, v) = self.call_now(Method::Get, "/v1/stats?tenant=host", Some(ADMIN), None);
         assert_eq!(s, 200, "{v}");
         v
     }
@@ -189,7 +137,7 @@ fn notification(action: &str, bucket: &str, key: &str) -> String {
 
 #[test]
 fn notifications_are_checked_and_recorded() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     let objects: [(&str, Vec<u8>); 6] = [
         ("clean.png", fixture("small-160x120.bmp")),
@@ -249,7 +197,7 @@ fn notifications_are_checked_and_recorded() {
 
 #[test]
 fn deletions_unknown_buckets_and_bad_messages_are_skipped() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     env.backend.put_upload("a.png", &fixture("small-160x120.bmp"));
     assert_eq!(env.put_event("a.png"), Ack::Ack);
@@ -277,7 +225,7 @@ fn deletions_unknown_buckets_and_bad_messages_are_skipped() {
 
 #[test]
 fn unavailable_storage_and_index_are_retried_with_backoff_then_dead_lettered() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.backend.put_upload("x.jpg", &listed());
     // No index published yet: retried, 5 s, then 10, 20 s.
     let delays: Vec<Ack> = (0..3).map(|_| env.put_event("x.jpg")).collect();
@@ -300,12 +248,12 @@ fn unavailable_storage_and_index_are_retried_with_backoff_then_dead_lettered() {
     assert_eq!(env.stats()["counters"]["objects_dead_lettered"], 1);
 
     // Backoff stops at an hour.
-    let env = Env::new(&[("SCAN_RETRY_SECONDS", "1000")]);
+    let env = Env::bucket(&[("SCAN_RETRY_SECONDS", "1000")]);
     let acks: Vec<Ack> = (0..4).map(|_| env.put_event("x.jpg")).collect();
     assert_eq!(acks, [Ack::Retry(1000), Ack::Retry(2000), Ack::Retry(3600), Ack::Retry(3600)]);
 
     // A dead-lettered copy of a message that later succeeded changes nothing.
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     env.backend.put_upload("y.png", &fixture("small-160x120.bmp"));
     assert_eq!(env.put_event("y.png"), Ack::Ack);
@@ -313,14 +261,14 @@ fn unavailable_storage_and_index_are_retried_with_backoff_then_dead_lettered() {
     assert_eq!(env.record("y.png").state, State::Checked);
 
     // Scanning off: everything is acknowledged, nothing recorded.
-    let off = Env::new(&[("UPLOADS_BUCKET", "")]);
+    let off = Env::bucket(&[("UPLOADS_BUCKET", "")]);
     assert_eq!(off.put_event("z.png"), Ack::Ack);
     assert!(off.backend.kv_value(&bucket::object_key(BUCKET, "z.png")).is_none());
 }
 
 #[test]
 fn backfill_lists_the_bucket_page_by_page() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     let clean = fixture("flat-grey.png");
     for i in 0..250 {
@@ -329,10 +277,14 @@ fn backfill_lists_the_bucket_page_by_page() {
     }
     env.backend.put_upload("other/skip.png", &clean);
     let (s, _) =
-        env.call(Method::Post, "/v1/admin/backfill", None, Some(json!({"prefix": "old/"})));
+        env.call_now(Method::Post, "/v1/admin/backfill", None, Some(json!({"prefix": "old/"})));
     assert_eq!(s, 401);
-    let (s, v) =
-        env.call(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({"prefix": "old/"})));
+    let (s, v) = env.call_now(
+        Method::Post,
+        "/v1/admin/backfill",
+        Some(ADMIN),
+        Some(json!({"prefix": "old/"})),
+    );
     assert_eq!(s, 202, "{v}");
     let id = v["backfill"]["id"].as_str().unwrap().to_owned();
 
@@ -367,7 +319,7 @@ fn backfill_lists_the_bucket_page_by_page() {
     assert_eq!((r.verdict.as_deref(), r.backfill.as_deref()), (Some("match"), Some(id.as_str())));
 
     // A failing listing is retried; a dead-lettered page marks the backfill.
-    let (_, v) = env.call(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({})));
+    let (_, v) = env.call_now(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({})));
     let id2 = v["backfill"]["id"].as_str().unwrap().to_owned();
     let page = env.backend.take_queue();
     env.backend.uploads_broken.set(true);
@@ -386,19 +338,22 @@ fn backfill_lists_the_bucket_page_by_page() {
     assert_eq!(b["done"], false);
 
     // The admin's overview shows the bucket tenant, which has no tenant record.
-    let (s, all) = env.call(Method::Get, "/v1/admin/stats", Some(ADMIN), None);
+    let (s, all) = env.call_now(Method::Get, "/v1/admin/stats", Some(ADMIN), None);
     assert_eq!(s, 200);
     let host =
         all["tenants"].as_array().unwrap().iter().find(|t| t["tenant"] == "host").unwrap().clone();
     assert_eq!(host["bucket"]["checked"], 250);
-    let (_, csv) = env.call(Method::Get, "/v1/admin/stats?format=csv", Some(ADMIN), None);
+    let (_, csv) = env.call_now(Method::Get, "/v1/admin/stats?format=csv", Some(ADMIN), None);
     assert!(csv.as_str().unwrap().contains("\r\nhost,total,250,5,"), "{csv}");
 
     // Off without a bucket; unknown fields refused.
-    let off = Env::new(&[("UPLOADS_BUCKET", "")]);
-    assert_eq!(off.call(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({}))).0, 409);
+    let off = Env::bucket(&[("UPLOADS_BUCKET", "")]);
     assert_eq!(
-        env.call(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({"prefx": ""}))).0,
+        off.call_now(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({}))).0,
+        409
+    );
+    assert_eq!(
+        env.call_now(Method::Post, "/v1/admin/backfill", Some(ADMIN), Some(json!({"prefx": ""}))).0,
         422
     );
 }
@@ -410,7 +365,7 @@ fn backfill_lists_the_bucket_page_by_page() {
 fn followup_env(
     extra: &[(&str, &str)],
 ) -> (Env, Vec<(String, Vec<String>)>, Vec<(String, Vec<String>)>) {
-    let env = Env::new(extra);
+    let env = Env::bucket(extra);
     env.publish();
     let mut by_key = Vec::new();
     for i in 0..4 {
@@ -535,7 +490,7 @@ fn follow_up_job_records_what_it_finds() {
             .map(|o| o.size),
         Some(listed().len() as u64)
     );
-    let (_, csv) = env.call(
+    let (_, csv) = env.call_now(
         Method::Get,
         "/v1/stats?tenant=host&format=csv&include=followup",
         Some(ADMIN),
@@ -544,7 +499,8 @@ fn follow_up_job_records_what_it_finds() {
     let csv = csv.as_str().unwrap();
     assert!(csv.starts_with("tenant,day,checks,matches,receipts,removed,disputed,open,overdue,hits,removed_within_deadline,still_present,unreachable,median_seconds_to_removal\r\n"), "{csv}");
     assert!(csv.trim_end().ends_with(",20,0,6,6,61"), "{csv}");
-    let (_, plain) = env.call(Method::Get, "/v1/stats?tenant=host&format=csv", Some(ADMIN), None);
+    let (_, plain) =
+        env.call_now(Method::Get, "/v1/stats?tenant=host&format=csv", Some(ADMIN), None);
     assert!(
         plain
             .as_str()
@@ -554,7 +510,7 @@ fn follow_up_job_records_what_it_finds() {
 
     let list = |q: &str| {
         let (s, v) =
-            env.call(Method::Get, &format!("/v1/receipts?tenant=host&{q}"), Some(ADMIN), None);
+            env.call_now(Method::Get, &format!("/v1/receipts?tenant=host&{q}"), Some(ADMIN), None);
         assert_eq!(s, 200, "{v}");
         v["receipts"]
             .as_array()
@@ -571,10 +527,11 @@ fn follow_up_job_records_what_it_finds() {
     assert_eq!(list("verification=unverified").len(), 0);
     assert_eq!(list("verification=all").len(), 20);
     assert_eq!(
-        env.call(Method::Get, "/v1/receipts?tenant=host&verification=maybe", Some(ADMIN), None).0,
+        env.call_now(Method::Get, "/v1/receipts?tenant=host&verification=maybe", Some(ADMIN), None)
+            .0,
         422
     );
-    let (_, csv) = env.call(
+    let (_, csv) = env.call_now(
         Method::Get,
         "/v1/receipts?tenant=host&verification=unreachable&format=csv&include=followup",
         Some(ADMIN),
@@ -586,7 +543,7 @@ fn follow_up_job_records_what_it_finds() {
     ));
     assert_eq!(csv.matches(",unreachable,").count(), 6);
     let (_, one) =
-        env.call(Method::Get, &format!("/v1/receipts/{}", by_url[1].1[0]), Some(ADMIN), None);
+        env.call_now(Method::Get, &format!("/v1/receipts/{}", by_url[1].1[0]), Some(ADMIN), None);
     assert_eq!(one["verification"], "verified_removed");
     assert_eq!(one["verifications"][0]["detail"], "http 404");
 
@@ -633,7 +590,7 @@ fn follow_up_work_is_bounded_and_resumes() {
 
 #[test]
 fn batches_answer_in_order() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     let mut bodies = Vec::new();
     for i in 0..40 {
@@ -656,7 +613,7 @@ fn batches_answer_in_order() {
     let c = &env.stats()["counters"];
     assert_eq!((c["objects_checked"].as_u64(), c["objects_skipped"].as_u64()), (Some(36), Some(5)));
     // Retries keep their place in the batch.
-    let off = Env::new(&[]);
+    let off = Env::bucket(&[]);
     let (acks, _) = block_on(off.scanner().handle_batch(QUEUE, &bodies[..3])).unwrap();
     assert_eq!(acks, [Ack::Retry(5), Ack::Retry(5), Ack::Retry(5)]);
 }
@@ -673,9 +630,9 @@ fn removal_within_the_deadline_counts() {
     // The object's removal is first seen at 61 s: over the 60 s deadline (with the 404 and the
     // replaced URL: six receipts).
     assert_eq!((f["removed"].as_u64(), f["removed_within_deadline"].as_u64()), (Some(6), Some(0)));
-    let tenant = env.call(Method::Put, "/v1/admin/tenants/host", Some(ADMIN), Some(json!({})));
+    let tenant = env.call_now(Method::Put, "/v1/admin/tenants/host", Some(ADMIN), Some(json!({})));
     assert_eq!(tenant.0, 201);
-    let (_, k) = env.call(
+    let (_, k) = env.call_now(
         Method::Post,
         "/v1/admin/tenants/host/keys",
         Some(ADMIN),
@@ -683,7 +640,7 @@ fn removal_within_the_deadline_counts() {
     );
     let key = k["api_key"].as_str().unwrap().to_owned();
     // The tenant's own `removed` follow-up, dated now (61 s), on a still-present receipt.
-    let (s, _) = env.call(
+    let (s, _) = env.call_now(
         Method::Post,
         &format!("/v1/receipts/{}/follow-up", by_key[1].1[0]),
         Some(&key),
@@ -697,7 +654,7 @@ fn removal_within_the_deadline_counts() {
     env.put_event("fresh.jpg");
     let id = env.record("fresh.jpg").receipts[0].clone();
     env.backend.advance(5_000);
-    let (s, _) = env.call(
+    let (s, _) = env.call_now(
         Method::Post,
         &format!("/v1/receipts/{id}/follow-up"),
         Some(&key),
@@ -731,7 +688,7 @@ fn old_records_still_load() {
 
 #[test]
 fn the_bucket_tenants_list_policy_applies() {
-    let env = Env::new(&[]);
+    let env = Env::bucket(&[]);
     env.publish();
     // A greyscale copy of the listed scene: a PDQ match at a few bits, no exact match.
     let grey = fixture("scene-grey.jpg");
@@ -741,7 +698,7 @@ fn the_bucket_tenants_list_policy_applies() {
     assert_eq!(before.verdict.as_deref(), Some("match"), "{before:?}");
 
     // The bucket tenant now takes PDQ matches of the list only at distance 0.
-    let (s, v) = env.call(
+    let (s, v) = env.call_now(
         Method::Put,
         "/v1/admin/tenants/host",
         Some(ADMIN),

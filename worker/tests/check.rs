@@ -3,19 +3,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests
 
-use std::path::PathBuf;
-
 use schoon_core::set::{BuildInfo, FilterParams, ListInfo, SetBuilder};
-use schoon_core::{ExactHashes, HashOptions, Pdq, PdqHash, SigningKey};
-use schoon_worker::app::App;
-use schoon_worker::backend::{MemoryBackend, block_on};
-use schoon_worker::config::Config;
+use schoon_core::{ExactHashes, HashOptions, Pdq, PdqHash};
+use schoon_worker::backend::block_on;
 use schoon_worker::http::{Head, Method, Outcome, Reply};
-use schoon_worker::state::Isolate;
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin";
-const NOW: u64 = 1_764_400_000_000;
+mod common;
+use common::{ADMIN, Env, NOW, fixture};
 
 /// Listed in `alpha` (category `csam`) as a whole-image PDQ hash.
 fn alpha_pdq() -> PdqHash {
@@ -43,70 +38,7 @@ fn md5_of(bytes: &[u8]) -> String {
     ExactHashes::of(bytes).md5.to_hex()
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name);
-    std::fs::read(path).unwrap()
-}
-
-struct Env {
-    config: Config,
-    backend: MemoryBackend,
-    isolate: Isolate,
-    set_key: SigningKey,
-}
-
 impl Env {
-    fn new(extra: &[(&str, &str)]) -> Env {
-        let set_key = SigningKey::from_seed([9; 32]);
-        let mut vars: Vec<(String, String)> = vec![
-            ("SET_PUBLIC_KEY".into(), set_key.public_key().to_hex()),
-            ("RECEIPT_SIGNING_KEY".into(), "05".repeat(32)),
-            ("ADMIN_KEY_SHA256".into(), schoon_core::sha256(ADMIN.as_bytes()).to_hex()),
-            ("SET_REFRESH_SECONDS".into(), "0".into()),
-        ];
-        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config =
-            Config::from_lookup(move |k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-                .unwrap();
-        Env {
-            config,
-            backend: MemoryBackend::new(NOW),
-            isolate: Isolate::new("isolate-a".into()),
-            set_key,
-        }
-    }
-
-    fn app(&self) -> App<'_, MemoryBackend> {
-        App { config: &self.config, isolate: &self.isolate, backend: &self.backend }
-    }
-
-    fn send(&self, head: Head, body: Vec<u8>) -> Reply {
-        block_on(self.app().serve(&head, body)).unwrap()
-    }
-
-    fn call(
-        &self,
-        method: Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut head = Head::new(method, path);
-        if let Some(k) = key {
-            head = head.with_header("authorization", &format!("Bearer {k}"));
-        }
-        let bytes = match body {
-            Some(v) => {
-                head = head.with_header("content-type", "application/json");
-                v.to_string().into_bytes()
-            }
-            None => Vec::new(),
-        };
-        let reply = self.send(head, bytes);
-        let r = reply.outcome.response().unwrap();
-        (r.status, r.json_body())
-    }
-
     /// Posts an NDJSON body to /v1/check: the status, the answer lines (or the error body as
     /// one line) and the reply.
     fn check_with(&self, key: &str, body: &str, media: &str) -> (u16, Vec<Value>, Reply) {
