@@ -178,6 +178,20 @@ fn read_list(path: &Path, kind: Option<HashKind>, skip_invalid: bool) -> Result<
     Ok(out)
 }
 
+/// Says on stderr how many lines of `path` `--skip-invalid` passed over; returns the count.
+#[allow(clippy::print_stderr)] // the build's own report
+fn report_skipped(path: &Path, parsed: &ParsedList) -> u64 {
+    if parsed.skipped > 0 {
+        eprintln!(
+            "{}: skipped {} invalid lines (first: {})",
+            path.display(),
+            parsed.skipped,
+            parsed.first_skipped.as_deref().unwrap_or("")
+        );
+    }
+    parsed.skipped
+}
+
 fn load_index(path: &Path, trust: &Trust) -> Result<Index> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     Index::from_bytes(bytes, trust).with_context(|| format!("index {}", path.display()))
@@ -229,15 +243,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     let mut skipped = 0u64;
     for p in &args.allow {
         let parsed = read_list(p, None, args.skip_invalid)?;
-        if parsed.skipped > 0 {
-            eprintln!(
-                "{}: skipped {} invalid lines (first: {})",
-                p.display(),
-                parsed.skipped,
-                parsed.first_skipped.as_deref().unwrap_or("")
-            );
-        }
-        skipped += parsed.skipped;
+        skipped += report_skipped(p, &parsed);
         builder.allow_parsed(&parsed);
     }
     let Some(list) = list else {
@@ -253,15 +259,7 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     for (paths, kind) in lists {
         for p in paths {
             let parsed = read_list(p, kind, args.skip_invalid)?;
-            if parsed.skipped > 0 {
-                eprintln!(
-                    "{}: skipped {} invalid lines (first: {})",
-                    p.display(),
-                    parsed.skipped,
-                    parsed.first_skipped.as_deref().unwrap_or("")
-                );
-            }
-            skipped += parsed.skipped;
+            skipped += report_skipped(p, &parsed);
             builder.add_parsed(list, &parsed);
         }
     }
