@@ -325,7 +325,9 @@ fn stats(out: &Output) -> Value {
 }
 
 /// Verdicts by path, and the (list, kind) of each file's matches.
-fn verdicts(lines: &[Value]) -> Vec<(String, String, BTreeSet<(String, String)>)> {
+type Verdicts = Vec<(String, String, BTreeSet<(String, String)>)>;
+
+fn verdicts(lines: &[Value]) -> Verdicts {
     lines
         .iter()
         .map(|l| {
@@ -599,19 +601,29 @@ fn a_checkpoint_of_another_input_list_or_remote_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("SCHOON_API_KEY"));
 }
 
-/// `count` small distinct images (PNG, 48x48, a pattern seeded by the number).
-fn make_images(dir: &Path, count: usize) {
+/// Small distinct images numbered `start..start + count` (PNG, 48x48, a pattern seeded by the
+/// number), named `img-NNNNNN.png`.
+fn make_images(dir: &Path, start: usize, count: usize) {
     std::fs::create_dir_all(dir).unwrap();
-    for i in 0..count {
-        let mut x = (i as u32).wrapping_mul(2_654_435_761) | 1;
-        let img = image::RgbImage::from_fn(48, 48, |px, py| {
+    for i in start..start + count {
+        // An 8x8 grid of random cells: unrelated images have unrelated PDQ hashes.
+        let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
             x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let band = ((px / 6 + py / 8 + i as u32) % 7) as u8 * 30;
-            image::Rgb([band, (x & 0xff) as u8 / 4 + band / 2, ((px * py) as u8) ^ (i as u8)])
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let cells: Vec<[u8; 3]> = (0..64)
+            .map(|_| {
+                let r = next();
+                [r as u8, (r >> 8) as u8, (r >> 16) as u8]
+            })
+            .collect();
+        let img = image::RgbImage::from_fn(48, 48, |px, py| {
+            image::Rgb(cells[(py / 6 * 8 + px / 6) as usize])
         });
-        img.save(dir.join(format!("img-{i:05}.png"))).unwrap();
+        img.save(dir.join(format!("img-{i:06}.png"))).unwrap();
     }
 }
 
@@ -631,18 +643,19 @@ fn without_receipts(text: &str) -> Vec<Value> {
 fn a_killed_run_resumes_from_its_checkpoint() {
     let sets = Sets::new();
     let images = sets.path("images");
-    make_images(&images, 2000);
+    make_images(&images, 0, 2000);
     let listed = sets.path("listed");
     std::fs::create_dir_all(&listed).unwrap();
     for i in (7..2000).step_by(100) {
-        let name = format!("img-{i:05}.png");
+        let name = format!("img-{i:06}.png");
         std::fs::copy(images.join(&name), listed.join(&name)).unwrap();
     }
     let mut state = sets.state(&listed, 5);
     state.delay = Duration::from_millis(150);
     let server = Server::start(state);
     let cache = sets.path("cache");
-    let base = ["--batch", "2", "--jobs", "2"];
+    // Whole-image matching only: region windows cost ~0.2 s per image in a debug build.
+    let base = ["--batch", "2", "--jobs", "2", "--no-regions"];
 
     // The uninterrupted run.
     let started = Instant::now();
@@ -676,8 +689,13 @@ fn a_killed_run_resumes_from_its_checkpoint() {
         let journaled = std::fs::read_to_string(&journal).map(|t| t.lines().count()).unwrap_or(0);
         eprintln!("round {round}: killed after {at:?}, {journaled} journal lines");
     }
-    let fin =
-        remote(&server, &sets, &cache, &["--checkpoint", s(&journal), "--batch", "2"], &[&images]);
+    let fin = remote(
+        &server,
+        &sets,
+        &cache,
+        &["--checkpoint", s(&journal), "--batch", "2", "--no-regions"],
+        &[&images],
+    );
     assert_eq!(fin.status.code(), Some(1), "{}", String::from_utf8_lossy(&fin.stderr));
     let text = String::from_utf8(fin.stdout.clone()).unwrap();
     assert_eq!(without_receipts(&text), expected);
@@ -699,14 +717,14 @@ fn bench_make_images() {
     // Directories of 1000 files (as real storage would have them).
     for chunk in 0..count.div_ceil(1000) {
         let sub = images.join(format!("{chunk:03}"));
-        make_images(&sub, 1000.min(count - chunk * 1000));
+        make_images(&sub, chunk * 1000, 1000.min(count - chunk * 1000));
     }
     let listed = dir.join("listed");
     std::fs::create_dir_all(&listed).unwrap();
     for i in (0..count).step_by(100) {
-        let name = format!("img-{:05}.png", i % 1000 + 0);
+        let name = format!("img-{i:06}.png");
         let from = images.join(format!("{:03}", i / 1000)).join(&name);
-        std::fs::copy(from, listed.join(format!("{i:06}.png"))).unwrap();
+        std::fs::copy(from, listed.join(&name)).unwrap();
     }
 }
 
