@@ -5,6 +5,7 @@
 
 mod cmd;
 mod files;
+mod remote;
 mod run;
 mod sets;
 

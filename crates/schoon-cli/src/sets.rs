@@ -49,7 +49,8 @@ impl SetArgs {
         MatchOptions { threshold: self.threshold, min_quality: self.min_quality }
     }
 
-    fn trust(&self) -> Result<Trust> {
+    /// The trust a set is loaded with: `--public-key`, or `--allow-unsigned`.
+    pub fn trust(&self) -> Result<Trust> {
         match &self.public_key {
             Some(p) => {
                 let text = std::fs::read_to_string(p)

@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cmd::hash::{Hashed, hash_input};
 use crate::files;
+use crate::remote::{self, RemoteArgs, ScanSetup};
 use crate::run;
 use crate::sets::{SetArgs, exit_code};
 
@@ -32,9 +33,25 @@ pub struct ScanArgs {
     /// Files or directories (recursed, entries sorted by name).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 pub fn run(args: ScanArgs) -> Result<u8> {
+    if let Some(url) = &args.remote.remote {
+        let setup = ScanSetup {
+            trust: args.set.trust()?,
+            match_options: args.set.options(),
+            hash_options: HashOptions {
+                mode: if args.reference { PdqMode::Reference } else { PdqMode::Fast },
+                ..Default::default()
+            },
+            no_regions: args.no_regions,
+            jobs: args.jobs,
+            paths: &args.paths,
+        };
+        return remote::run(&args.remote, url, setup);
+    }
     let set = args.set.load()?;
     let match_options = args.set.options();
     let options = HashOptions {
