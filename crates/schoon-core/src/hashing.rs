@@ -122,7 +122,7 @@ fn hash_image_as(bytes: &[u8], options: &HashOptions, full: bool) -> Result<Imag
     let mut full = full || options.mode == PdqMode::Reference;
     if !full && options.algos.is_empty() && format == Format::Jpeg {
         match fast_jpeg(bytes, limits, options.regions)? {
-            FastJpeg::Done(done) => return Ok(done),
+            FastJpeg::Done(done) => return Ok(*done),
             FastJpeg::Unreliable => full = true,
             FastJpeg::NotApplicable => {}
         }
@@ -220,7 +220,7 @@ pub fn pdq_of_pixels(
 /// What the JPEG fast path made of a file.
 enum FastJpeg {
     /// Hashed from block means.
-    Done(ImageHashes),
+    Done(Box<ImageHashes>),
     /// Decoded, but the block-mean estimate is unreliable: hash the full-size pixels.
     Unreliable,
     /// Not for the fast path: the full decoder decides.
@@ -263,13 +263,13 @@ fn fast_from_luma(luma: &schoon_jpeg::Luma, block: u8, regions: bool) -> Result<
     }
     let info = ImageInfo { format: Format::Jpeg, width, height };
     let plane = regions.then(|| LumaPlane::from_block_means(&luma.pixels, b, width, height));
-    Ok(FastJpeg::Done(ImageHashes {
+    Ok(FastJpeg::Done(Box::new(ImageHashes {
         info,
         pdq,
         path: PdqPath::Blocks(block),
         extra: Vec::new(),
         plane,
-    }))
+    })))
 }
 
 fn jpeg_limits(limits: &Limits) -> schoon_jpeg::Limits {
@@ -377,7 +377,7 @@ pub fn hash_image_joined(
     ) {
         // The joined plane is the one-pass plane, bit for bit: the same verdict on it.
         Ok(luma) => match fast_from_luma(&luma, 8, options.regions)? {
-            FastJpeg::Done(done) => Ok(done),
+            FastJpeg::Done(done) => Ok(*done),
             _ => hash_image_as(bytes, options, true),
         },
         // What the fast path does with a file it cannot decode: the full decoder.
