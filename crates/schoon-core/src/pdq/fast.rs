@@ -70,8 +70,8 @@ pub fn hash_block_means(
     full_width: usize,
     full_height: usize,
 ) -> Result<Pdq, Error> {
-    hash_block_means_checked(plane, block_width, block_height, full_width, full_height)
-        .map(|(pdq, _)| pdq)
+    let buf = filtered(plane, block_width, block_height, full_width, full_height)?;
+    Ok(buf.map_or(Pdq::EMPTY, |buf| Pdq::from_64x64(&buf)))
 }
 
 /// [`hash_block_means`], and whether its estimate can be trusted to land within the fast
@@ -104,6 +104,22 @@ pub fn hash_block_means_checked(
     full_width: usize,
     full_height: usize,
 ) -> Result<(Pdq, bool), Error> {
+    let Some(buf) = filtered(plane, block_width, block_height, full_width, full_height)? else {
+        return Ok((Pdq::EMPTY, true));
+    };
+    let pdq = Pdq::from_64x64(&buf);
+    Ok((pdq, reliable(&buf, &pdq)))
+}
+
+/// The 64x64 buffer of the reference filter estimated from block means; `None` for images too
+/// small to hash.
+fn filtered(
+    plane: &[f32],
+    block_width: usize,
+    block_height: usize,
+    full_width: usize,
+    full_height: usize,
+) -> Result<Option<[[f32; 64]; 64]>, Error> {
     if block_width == 0 || block_height == 0 {
         return Err(Error::caller("block size must be at least 1x1"));
     }
@@ -117,7 +133,7 @@ pub fn hash_block_means_checked(
         )));
     }
     if full_width < super::MIN_HASHABLE_DIM || full_height < super::MIN_HASHABLE_DIM {
-        return Ok((Pdq::EMPTY, true));
+        return Ok(None);
     }
     let h_taps = block_taps(full_width, block_width);
     let v_taps = block_taps(full_height, block_height);
@@ -139,8 +155,7 @@ pub fn hash_block_means_checked(
             }
         }
     }
-    let pdq = Pdq::from_64x64(&buf);
-    Ok((pdq, reliable(&buf, &pdq)))
+    Ok(Some(buf))
 }
 
 /// Which smallest margin ([`super::Coefficients::margins`], sorted) is compared: 16 bits may
