@@ -9,6 +9,10 @@
 //!
 //! The corpus (`../shared/corpus` or `SCHOON_CORPUS`) supplies the files; without it the bench
 //! says so and uses the shipped fixtures only.
+//!
+//! A second table prices the fast path's reliability check (the fall-back to full-size pixels
+//! for fine textures): the block-mean hash with and without it, interleaved on the same plane,
+//! against the whole fast hash of the file, and which route the file took.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used, clippy::expect_used)]
 
@@ -16,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use schoon_core::{HashOptions, PdqMode, hash_image, sha256};
+use schoon_core::{HashOptions, PdqMode, PdqPath, hash_image, pdq, sha256};
 
 const RUNS: usize = 15;
 
@@ -110,6 +114,30 @@ fn bench_file(path: &Path) -> Row {
     }
 }
 
+/// The reliability check's cost on one file: (unchecked ms, checked ms, fast route), for files
+/// the fast path decodes to block means.
+fn check_cost(path: &Path) -> Option<(f64, f64, PdqPath)> {
+    let bytes = std::fs::read(path).unwrap();
+    let header = schoon_jpeg::read_header(&bytes).ok()?;
+    let (block, scale) = match schoon_core::fast_block_size(header.width, header.height) {
+        8 => (8, schoon_jpeg::Scale::Eighth),
+        4 => (4, schoon_jpeg::Scale::Quarter),
+        2 => (2, schoon_jpeg::Scale::Half),
+        _ => return None,
+    };
+    let luma = schoon_jpeg::decode_luma(&bytes, scale, &Default::default()).ok()?;
+    let (w, h) = (luma.full_width as usize, luma.full_height as usize);
+    let (mut plain, mut checked) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS * 4 {
+        plain.push(time(|| pdq::hash_block_means(&luma.pixels, block, block, w, h).unwrap()));
+        checked.push(time(|| {
+            pdq::hash_block_means_checked(&luma.pixels, block, block, w, h).unwrap()
+        }));
+    }
+    let route = hash_image(&bytes, &HashOptions::default()).unwrap().path;
+    Some((median(plain), median(checked), route))
+}
+
 fn main() {
     let mut files = Vec::new();
     match corpus() {
@@ -158,6 +186,18 @@ fn main() {
             best.map(|b| format!("{:.2}x", b / r.fast)).unwrap_or_else(|| "-".into()),
             r.fast_vs_ref_bits
         );
+    }
+    println!("\nThe fast path's reliability check, median of {} interleaved runs (ms)\n", RUNS * 4);
+    println!("| file | block-mean hash | with the check | check / whole fast hash | fast route |");
+    println!("|---|---|---|---|---|");
+    for (r, f) in rows.iter().zip(&files) {
+        if let Some((plain, checked, route)) = check_cost(f) {
+            println!(
+                "| {} | {plain:.3} | {checked:.3} | {:.2} % | {route:?} |",
+                r.name,
+                100.0 * (checked - plain) / r.fast
+            );
+        }
     }
     let twelve: Vec<f64> = rows.iter().filter(|r| r.dims == "4032x3024").map(|r| r.fast).collect();
     if !twelve.is_empty() {

@@ -106,33 +106,52 @@ fn pdq_window(n: usize) -> usize {
 }
 
 /// Perceptual hashes of an image file's bytes.
+///
+/// In [`PdqMode::Fast`], an image whose block-mean estimate is unreliable (fine periodic
+/// textures, see [`pdq::hash_block_means_checked`]) is hashed from its full-size pixels
+/// instead, through the reference pipeline ([`PdqPath::Full`]).
 pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Error> {
+    hash_image_as(bytes, options, false)
+}
+
+/// [`hash_image`]; `full` skips the block means (the fast path found them unreliable).
+fn hash_image_as(bytes: &[u8], options: &HashOptions, full: bool) -> Result<ImageHashes, Error> {
     let limits = &options.limits;
     limits.check_input(bytes.len() as u64)?;
     let format = decode::sniff(bytes)?;
-    if options.mode == PdqMode::Fast
-        && options.algos.is_empty()
-        && format == Format::Jpeg
-        && let Some(done) = fast_jpeg(bytes, limits, options.regions)?
-    {
-        return Ok(done);
+    let mut full = full || options.mode == PdqMode::Reference;
+    if !full && options.algos.is_empty() && format == Format::Jpeg {
+        match fast_jpeg(bytes, limits, options.regions)? {
+            FastJpeg::Done(done) => return Ok(*done),
+            FastJpeg::Unreliable => full = true,
+            FastJpeg::NotApplicable => {}
+        }
     }
     let (info, image) = decode::decode(bytes, limits)?;
     let (w, h) = (info.width as usize, info.height as usize);
     let pixels = decode::as_8bit(&image, info.format, limits)?;
     let (samples, channels) = pixels.samples();
-    let block = match options.mode {
-        PdqMode::Fast => fast_block_size(info.width, info.height),
-        PdqMode::Reference => 1,
-    };
-    let pdq = if block == 1 {
-        // Luma plus the filter's scratch buffer, both full size.
-        limits.check_alloc((image.as_bytes().len() as u64).saturating_add(8 * (w * h) as u64))?;
-        let luma = pdq::luma_from_pixels(samples, w, h, channels, limits)?;
-        pdq::hash_luma(luma, w, h, limits)?
-    } else {
+    let mut block = if full { 1 } else { fast_block_size(info.width, info.height) };
+    let mut pdq = None;
+    if block > 1 {
         let plane = block_means_from_pixels(samples, channels, w, h, usize::from(block), limits)?;
-        pdq::hash_block_means(&plane, usize::from(block), usize::from(block), w, h)?
+        let b = usize::from(block);
+        let (estimate, reliable) = pdq::hash_block_means_checked(&plane, b, b, w, h)?;
+        if reliable {
+            pdq = Some(estimate);
+        } else {
+            block = 1;
+        }
+    }
+    let pdq = match pdq {
+        Some(pdq) => pdq,
+        None => {
+            // Luma plus the filter's scratch buffer, both full size.
+            limits
+                .check_alloc((image.as_bytes().len() as u64).saturating_add(8 * (w * h) as u64))?;
+            let luma = pdq::luma_from_pixels(samples, w, h, channels, limits)?;
+            pdq::hash_luma(luma, w, h, limits)?
+        }
     };
     let extra =
         options.algos.iter().map(|&a| Ok((a, a.hash(&image)?))).collect::<Result<_, Error>>()?;
@@ -144,7 +163,8 @@ pub fn hash_image(bytes: &[u8], options: &HashOptions) -> Result<ImageHashes, Er
 
 /// PDQ of 8-bit pixels a platform decoded (interleaved, `channels` 1 = grey, 2 = grey and
 /// alpha, 3 = RGB, 4 = RGBA; alpha is dropped), hashed as [`hash_image`] hashes a decoded
-/// image of that size: in [`PdqMode::Fast`] through the block means of [`fast_block_size`], in
+/// image of that size: in [`PdqMode::Fast`] through the block means of [`fast_block_size`]
+/// (or the reference pipeline where they are unreliable, as in [`hash_image`]), in
 /// [`PdqMode::Reference`] through the reference pipeline. The same pixels give the same hash
 /// as decoding the file here (a browser's `ImageDecoder` output, for instance).
 ///
@@ -169,10 +189,13 @@ pub fn pdq_of_pixels(
         PdqMode::Fast => fast_block_size(width, height),
         PdqMode::Reference => 1,
     };
-    if block == 1 {
+    let full = |limits: &Limits| -> Result<(Pdq, PdqPath), Error> {
         limits.check_alloc((samples.len() as u64).saturating_add(8 * (w * h) as u64))?;
         let luma = pdq::luma_from_pixels(samples, w, h, channels, limits)?;
-        return Ok((pdq::hash_luma(luma, w, h, limits)?, PdqPath::Full));
+        Ok((pdq::hash_luma(luma, w, h, limits)?, PdqPath::Full))
+    };
+    if block == 1 {
+        return full(limits);
     }
     // The buffer checks of the reference entry point, without its full-size luma buffer.
     if !(1..=4).contains(&channels) {
@@ -188,21 +211,34 @@ pub fn pdq_of_pixels(
     }
     let b = usize::from(block);
     let plane = block_means_from_pixels(samples, channels, w, h, b, limits)?;
-    Ok((pdq::hash_block_means(&plane, b, b, w, h)?, PdqPath::Blocks(block)))
+    match pdq::hash_block_means_checked(&plane, b, b, w, h)? {
+        (pdq, true) => Ok((pdq, PdqPath::Blocks(block))),
+        (_, false) => full(limits),
+    }
+}
+
+/// What the JPEG fast path made of a file.
+enum FastJpeg {
+    /// Hashed from block means.
+    Done(Box<ImageHashes>),
+    /// Decoded, but the block-mean estimate is unreliable: hash the full-size pixels.
+    Unreliable,
+    /// Not for the fast path: the full decoder decides.
+    NotApplicable,
 }
 
 /// The JPEG fast path: DCT-domain scaled, luma-only decoding straight to block means.
-/// `Ok(None)` when this file needs the full decoder (small images, CMYK, arithmetic coding, or
-/// anything the reduced decoder refuses).
-fn fast_jpeg(bytes: &[u8], limits: &Limits, regions: bool) -> Result<Option<ImageHashes>, Error> {
-    let Ok(header) = schoon_jpeg::read_header(bytes) else { return Ok(None) };
+/// `NotApplicable` when this file needs the full decoder (small images, CMYK, arithmetic
+/// coding, or anything the reduced decoder refuses).
+fn fast_jpeg(bytes: &[u8], limits: &Limits, regions: bool) -> Result<FastJpeg, Error> {
+    let Ok(header) = schoon_jpeg::read_header(bytes) else { return Ok(FastJpeg::NotApplicable) };
     limits.check_dimensions(header.width, header.height)?;
     let block = fast_block_size(header.width, header.height);
     let scale = match block {
         8 => schoon_jpeg::Scale::Eighth,
         4 => schoon_jpeg::Scale::Quarter,
         2 => schoon_jpeg::Scale::Half,
-        _ => return Ok(None),
+        _ => return Ok(FastJpeg::NotApplicable),
     };
     if !decode::jpeg_is_complete(bytes) {
         return Err(Error::image(
@@ -211,23 +247,29 @@ fn fast_jpeg(bytes: &[u8], limits: &Limits, regions: bool) -> Result<Option<Imag
         ));
     }
     let Ok(luma) = schoon_jpeg::decode_luma(bytes, scale, &jpeg_limits(limits)) else {
-        return Ok(None);
+        return Ok(FastJpeg::NotApplicable);
     };
-    fast_from_luma(&luma, block, regions).map(Some)
+    fast_from_luma(&luma, block, regions)
 }
 
 /// The fast path's answer from the reduced luma plane of `block`-pixel block means.
-fn fast_from_luma(
-    luma: &schoon_jpeg::Luma,
-    block: u8,
-    regions: bool,
-) -> Result<ImageHashes, Error> {
+fn fast_from_luma(luma: &schoon_jpeg::Luma, block: u8, regions: bool) -> Result<FastJpeg, Error> {
     let (width, height) = (luma.full_width, luma.full_height);
     let b = usize::from(block);
-    let pdq = pdq::hash_block_means(&luma.pixels, b, b, width as usize, height as usize)?;
+    let (pdq, reliable) =
+        pdq::hash_block_means_checked(&luma.pixels, b, b, width as usize, height as usize)?;
+    if !reliable {
+        return Ok(FastJpeg::Unreliable);
+    }
     let info = ImageInfo { format: Format::Jpeg, width, height };
     let plane = regions.then(|| LumaPlane::from_block_means(&luma.pixels, b, width, height));
-    Ok(ImageHashes { info, pdq, path: PdqPath::Blocks(block), extra: Vec::new(), plane })
+    Ok(FastJpeg::Done(Box::new(ImageHashes {
+        info,
+        pdq,
+        path: PdqPath::Blocks(block),
+        extra: Vec::new(),
+        plane,
+    })))
 }
 
 fn jpeg_limits(limits: &Limits) -> schoon_jpeg::Limits {
@@ -333,7 +375,11 @@ pub fn hash_image_joined(
         head.head,
         tail,
     ) {
-        Ok(luma) => fast_from_luma(&luma, 8, options.regions),
+        // The joined plane is the one-pass plane, bit for bit: the same verdict on it.
+        Ok(luma) => match fast_from_luma(&luma, 8, options.regions)? {
+            FastJpeg::Done(done) => Ok(*done),
+            _ => hash_image_as(bytes, options, true),
+        },
         // What the fast path does with a file it cannot decode: the full decoder.
         Err(_) => hash_image(bytes, options),
     }

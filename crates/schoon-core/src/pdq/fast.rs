@@ -70,6 +70,56 @@ pub fn hash_block_means(
     full_width: usize,
     full_height: usize,
 ) -> Result<Pdq, Error> {
+    let buf = filtered(plane, block_width, block_height, full_width, full_height)?;
+    Ok(buf.map_or(Pdq::EMPTY, |buf| Pdq::from_64x64(&buf)))
+}
+
+/// [`hash_block_means`], and whether its estimate can be trusted to land within the fast
+/// path's budget of the reference (`true`), or the image needs the full-size pixels (`false`).
+///
+/// Block means lose the luma variation inside blocks. On photos that loss moves a few bits at
+/// most; on fine periodic textures (stripes, checkerboards, thin lines tiling the image) the
+/// 64x64 buffer is dominated by a pattern that the 16x16 DCT, without its DC row and column,
+/// barely sees: most coefficients sit next to the median, so tiny errors flip their bits at
+/// random. Such a hash is recognised by its margins: the 17th smallest distance of a
+/// coefficient from the median is under 2 % of the buffer's standard deviation (photos of the
+/// evaluation corpus: 5 % or more; textures that miss the budget: under 1 %). A flat buffer
+/// (deviation under a hundredth of a grey level) is accepted.
+///
+/// ```
+/// use schoon_core::pdq;
+/// // Vertical stripes 9 pixels wide over a 1600x1600 image, known by 4x4 block means.
+/// let (w, b) = (1600usize, 4usize);
+/// let column = |x: usize| if (x / 9) % 2 == 0 { 228.0 } else { 28.0 };
+/// let row: Vec<f32> = (0..w / b).map(|bx| (bx * b..bx * b + b).map(column).sum::<f32>() / 4.0).collect();
+/// let plane: Vec<f32> = row.iter().copied().cycle().take(row.len() * (w / b)).collect();
+/// let (_, reliable) = pdq::hash_block_means_checked(&plane, b, b, w, w)?;
+/// assert!(!reliable);
+/// # Ok::<(), schoon_core::Error>(())
+/// ```
+pub fn hash_block_means_checked(
+    plane: &[f32],
+    block_width: usize,
+    block_height: usize,
+    full_width: usize,
+    full_height: usize,
+) -> Result<(Pdq, bool), Error> {
+    let Some(buf) = filtered(plane, block_width, block_height, full_width, full_height)? else {
+        return Ok((Pdq::EMPTY, true));
+    };
+    let pdq = Pdq::from_64x64(&buf);
+    Ok((pdq, reliable(&buf, &pdq)))
+}
+
+/// The 64x64 buffer of the reference filter estimated from block means; `None` for images too
+/// small to hash.
+fn filtered(
+    plane: &[f32],
+    block_width: usize,
+    block_height: usize,
+    full_width: usize,
+    full_height: usize,
+) -> Result<Option<[[f32; 64]; 64]>, Error> {
     if block_width == 0 || block_height == 0 {
         return Err(Error::caller("block size must be at least 1x1"));
     }
@@ -83,7 +133,7 @@ pub fn hash_block_means(
         )));
     }
     if full_width < super::MIN_HASHABLE_DIM || full_height < super::MIN_HASHABLE_DIM {
-        return Ok(Pdq::EMPTY);
+        return Ok(None);
     }
     let h_taps = block_taps(full_width, block_width);
     let v_taps = block_taps(full_height, block_height);
@@ -105,7 +155,28 @@ pub fn hash_block_means(
             }
         }
     }
-    Ok(Pdq::from_64x64(&buf))
+    Ok(Some(buf))
+}
+
+/// Which smallest margin ([`super::Coefficients::margins`], sorted) is compared: 16 bits may
+/// flip before it (the budget is 12).
+const MARGIN_RANK: usize = 16;
+/// The smallest accepted ratio of that margin to the 64x64 buffer's standard deviation.
+const MIN_MARGIN_PER_SD: f64 = 0.02;
+/// A buffer deviating less than this (grey levels) is flat: nothing for block means to miss.
+const FLAT_SD: f64 = 0.01;
+
+/// Whether the hash of this buffer keeps its bits under the small errors of block means
+/// (see [`hash_block_means_checked`]). Deterministic: the same buffer gives the same answer.
+fn reliable(buf: &[[f32; 64]; 64], pdq: &Pdq) -> bool {
+    let n = 4096.0;
+    let mean = buf.iter().flatten().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = buf.iter().flatten().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    let mut margins = pdq.coefficients.margins(0);
+    margins.sort_unstable_by(f32::total_cmp);
+    let margin = margins.get(MARGIN_RANK).copied().unwrap_or(0.0);
+    let sd = var.sqrt();
+    sd < FLAT_SD || f64::from(margin) >= MIN_MARGIN_PER_SD * sd
 }
 
 /// Box-averages a full-size luma image into `block x block` means.
@@ -170,6 +241,25 @@ mod tests {
             let d = fast.hash.distance(&reference.hash);
             assert!(d <= 6, "block {block}: distance {d}");
         }
+    }
+
+    #[test]
+    fn photos_are_reliable_and_stripe_wallpapers_are_not() {
+        let (w, h) = (1600usize, 1600usize);
+        let plane = block_means(&scene(w, h), w, h, 4);
+        assert!(hash_block_means_checked(&plane, 4, 4, w, h).unwrap().1);
+        // Vertical stripes of periods 5 to 24 pixels (quality 66 to 100).
+        for period in [5usize, 10, 16, 24] {
+            let stripes: Vec<f32> = (0..w * h)
+                .map(|i| if (2 * (i % w) / period) % 2 == 0 { 228.0 } else { 28.0 })
+                .collect();
+            let plane = block_means(&stripes, w, h, 4);
+            let (pdq, reliable) = hash_block_means_checked(&plane, 4, 4, w, h).unwrap();
+            assert!(pdq.quality >= 50 && !reliable, "period {period}");
+        }
+        // A flat image has nothing to trust or distrust: accepted.
+        let flat = vec![90.0; 200 * 150];
+        assert!(hash_block_means_checked(&flat, 4, 4, 800, 600).unwrap().1);
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod fast;
 mod filter;
 mod hash;
 
-pub use fast::hash_block_means;
+pub use fast::{hash_block_means, hash_block_means_checked};
 pub use hash::PdqHash;
 
 use crate::error::Error;
