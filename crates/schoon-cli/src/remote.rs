@@ -19,7 +19,7 @@ use schoon_core::{ExactHashes, HashOptions, ImageHashes};
 use serde_json::{Map, Value, json};
 use ureq::http::Response;
 
-use crate::cmd::hash::hash_input;
+use crate::cmd::hash::{hash_input, window_hashes};
 use crate::files::{self, Input};
 
 /// The worker's documented `CHECK_MAX_LINES` default: the most lines one request may carry.
@@ -417,10 +417,12 @@ enum Prepared {
     },
 }
 
-/// The `/v1/check` line of a filter candidate: only the hashes of the kinds the filter flagged
-/// (as the browser guard sends to `/v1/confirm`): each flagged exact digest, and for a PDQ
-/// candidate (whole image, or region windows after a whole-image miss) `pdq`, `quality`,
-/// `pdq_dihedral` and the flagged `windows`. `None` when nothing was flagged.
+/// The `/v1/check` line of a filter candidate: only the hashes of the kinds the filter flagged:
+/// each flagged exact digest, and for a PDQ candidate (whole image, or region windows after a
+/// whole-image miss) `pdq`, `quality`, `pdq_dihedral` and the hashes of *all* its region
+/// windows, so that the worker decides a candidate as a local `scan --index` would (the filter
+/// flags a window only when it shares a band with a listed region; the index also finds
+/// windows within the distance that share none). `None` when nothing was flagged.
 pub fn candidate_line(
     filter: &Filter,
     exact: &ExactHashes,
@@ -449,9 +451,9 @@ pub fn candidate_line(
         line.insert("quality".into(), json!(image.pdq.quality));
         let all: Vec<String> = image.pdq.dihedral.iter().map(|d| d.to_hex()).collect();
         line.insert("pdq_dihedral".into(), json!(all));
-        if !windows.is_empty() {
-            let w: Vec<String> = windows.iter().map(|(_, p)| p.hash.to_hex()).collect();
-            line.insert("windows".into(), json!(w));
+        let all = window_hashes(image);
+        if !all.is_empty() {
+            line.insert("windows".into(), json!(all));
         }
     }
     Some(line)

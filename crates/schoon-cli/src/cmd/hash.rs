@@ -103,7 +103,7 @@ pub fn to_json(h: &Hashed, dihedral: bool) -> Map<String, Value> {
 
 /// The hashes of the region query windows of quality 50 or more (needs the plane of
 /// `HashOptions::regions`).
-fn window_hashes(img: &schoon_core::ImageHashes) -> Vec<String> {
+pub(crate) fn window_hashes(img: &schoon_core::ImageHashes) -> Vec<String> {
     use schoon_core::regions::{MIN_QUALITY, Scheme};
     let windows = img.plane.as_ref().map(|p| Scheme::standard().query_variants(p));
     windows
