@@ -103,7 +103,7 @@ export function bindings(setKey, receiptKey, overrides = {}) {
  * the rate-limit binding. `port` makes it listen on 127.0.0.1 (for load tests); `persist` keeps
  * KV and R2 in a directory so a second instance starts cold on the same data.
  */
-export async function startWorker(vars, { port, ratelimit = 100000, persist } = {}) {
+export async function startWorker(vars, { port, ratelimit = 100000, persist, miniflare = {} } = {}) {
   const script = path.join(WORKER, 'build', 'index.js');
   if (!existsSync(script)) throw new Error('build/index.js is missing: run scripts/build.sh');
   const mf = new Miniflare({
@@ -118,6 +118,7 @@ export async function startWorker(vars, { port, ratelimit = 100000, persist } = 
     bindings: vars,
     ...(persist ? { kvPersist: path.join(persist, 'kv'), r2Persist: path.join(persist, 'r2') } : {}),
     ...(port !== undefined ? { host: '127.0.0.1', port } : {}),
+    ...miniflare,
   });
   const base = port !== undefined ? (await mf.ready).toString().replace(/\/$/, '') : 'http://worker.test';
   const call = async (method, p, { body, headers = {}, key, chunked = false } = {}) => {
@@ -202,48 +203,25 @@ export const UPLOADS_BUCKET = 'hosting-uploads';
  * startWorker returns plus the uploads bucket, a producer and `scheduled()`.
  */
 export async function startBucketWorker(vars, { outbound, maxRetries = 2, maxBatchSize = 100 } = {}) {
-  const script = path.join(WORKER, 'build', 'index.js');
-  if (!existsSync(script)) throw new Error('build/index.js is missing: run scripts/build.sh');
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: script,
-    modulesRoot: path.join(WORKER, 'build'),
-    modulesRules: [{ type: 'CompiledWasm', include: ['**/*.wasm'] }],
-    compatibilityDate: '2025-09-01',
-    kvNamespaces: ['SCHOON_KV'],
-    r2Buckets: { SCHOON_R2: 'schoon-sets', SCHOON_UPLOADS: UPLOADS_BUCKET },
-    queueProducers: { SCHOON_SCAN: { queueName: SCAN_QUEUE } },
-    queueConsumers: {
-      [SCAN_QUEUE]: { maxBatchSize, maxBatchTimeout: 1, maxRetries, deadLetterQueue: SCAN_DLQ },
-      [SCAN_DLQ]: { maxBatchSize, maxBatchTimeout: 1, maxRetries: 2 },
+  const w = await startWorker({ UPLOADS_BUCKET, ...vars }, {
+    miniflare: {
+      r2Buckets: { SCHOON_R2: 'schoon-sets', SCHOON_UPLOADS: UPLOADS_BUCKET },
+      queueProducers: { SCHOON_SCAN: { queueName: SCAN_QUEUE } },
+      queueConsumers: {
+        [SCAN_QUEUE]: { maxBatchSize, maxBatchTimeout: 1, maxRetries, deadLetterQueue: SCAN_DLQ },
+        [SCAN_DLQ]: { maxBatchSize, maxBatchTimeout: 1, maxRetries: 2 },
+      },
+      ...(outbound ? { outboundService: outbound } : {}),
     },
-    ratelimits: { SCHOON_RATE_LIMITER: { simple: { limit: 100000, period: 60 } } },
-    bindings: { UPLOADS_BUCKET, ...vars },
-    ...(outbound ? { outboundService: outbound } : {}),
   });
-  const base = 'http://worker.test';
-  const call = async (method, p, { body, headers = {}, key } = {}) => {
-    const h = { ...headers };
-    if (key) h.authorization = `Bearer ${key}`;
-    let payload = body;
-    if (body !== undefined && !(body instanceof Uint8Array) && typeof body !== 'string') {
-      payload = JSON.stringify(body);
-      h['content-type'] ??= 'application/json';
-    }
-    if (payload !== undefined) h['content-length'] ??= String(Buffer.byteLength(payload));
-    const res = await mf.dispatchFetch(`${base}${p}`, { method, headers: h, body: payload, redirect: 'manual' });
-    const bytes = Buffer.from(await res.arrayBuffer());
-    let json;
-    try { json = JSON.parse(bytes.toString('utf8')); } catch { json = undefined; }
-    return { status: res.status, headers: res.headers, bytes, json, text: bytes.toString('utf8') };
-  };
+  const { mf } = w;
   const uploads = await mf.getR2Bucket('SCHOON_UPLOADS');
   const producer = await mf.getQueueProducer('SCHOON_SCAN');
   const kv = await mf.getKVNamespace('SCHOON_KV');
   const scheduled = async (cron = '17 * * * *') => (await mf.getWorker()).scheduled({ cron, scheduledTime: new Date() });
   // The proxy wants a buffer of its own (a Node Buffer may be a view into a shared pool).
   const put = (key, bytes) => uploads.put(key, new Uint8Array(bytes));
-  return { mf, base, call, uploads, put, producer, kv, scheduled, dispose: () => mf.dispose() };
+  return { ...w, uploads, put, producer, kv, scheduled };
 }
 
 /** The R2 event notification body of an object-create (or other) action, as documented. */
