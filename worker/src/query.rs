@@ -1,59 +1,21 @@
 //! The hashes a client sends to `/v1/confirm` (and each line of `/v1/check`), and the verdict
 //! JSON every check answers with.
 
-use schoon_core::set::{HashKind, Match, PdqQuery, Query, VARIANT_NAMES, Verdict};
-use schoon_core::{Md5, PdqHash, Sha1, Sha256};
+use schoon_core::PdqHash;
+use schoon_core::set::{Match, Query, Verdict};
+use schoon_core::wire::{self, ListedValue};
+pub use schoon_core::wire::{MAX_ID_BYTES, MAX_WINDOWS, checked_value};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::receipts::Subject;
 
-/// Longest object id (`id`) a check may carry, in bytes.
-pub const MAX_ID_BYTES: usize = 512;
-
-/// The JSON body of `/v1/confirm`: any subset of the hashes `schoon hash --dihedral` prints,
-/// and optionally what the hashes are of (`id`, `url`).
+/// The JSON body of `/v1/confirm` (and each line of `/v1/check`): the core's wire form
+/// ([`wire::HashesIn`]), whose refusals the worker answers with 422.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HashesIn {
-    /// MD5 of the file, hex.
-    #[serde(default)]
-    pub md5: Option<String>,
-    /// SHA-1 of the file, hex.
-    #[serde(default)]
-    pub sha1: Option<String>,
-    /// SHA-256 of the file, hex.
-    #[serde(default)]
-    pub sha256: Option<String>,
-    /// PDQ hash, 64 hex digits.
-    #[serde(default)]
-    pub pdq: Option<String>,
-    /// PDQ quality, 0 to 100.
-    #[serde(default)]
-    pub quality: Option<u8>,
-    /// The 8 dihedral PDQ hashes (original, rot90, rot180, rot270, flipx, flipy, flipplus1,
-    /// flipminus1).
-    #[serde(default)]
-    pub pdq_dihedral: Option<Vec<String>>,
-    /// PDQ hashes of the upload's query windows that the client's filter flagged against
-    /// region hashes (`schoon_core::regions`), at most [`MAX_WINDOWS`]; looked up in the
-    /// index's region hashes when plain PDQ finds nothing.
-    #[serde(default)]
-    pub windows: Option<Vec<String>>,
-    /// The caller's own id of the object, 1 to [`MAX_ID_BYTES`] bytes; stored with the
-    /// receipts as their subject.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Where the object is served (a public `http`/`https` URL, see [`crate::url::public_url`]);
-    /// stored with the receipts so a follow-up can fetch it again.
-    #[serde(default)]
-    pub url: Option<String>,
-}
-
-/// The most window hashes one confirmation may carry (an upload has 108 windows; 128 hex
-/// hashes fit the default 16 KiB body limit).
-pub const MAX_WINDOWS: usize = 128;
+#[serde(transparent)]
+pub struct HashesIn(pub wire::HashesIn);
 
 /// Parses a JSON body: syntax errors are 400, well-formed bodies with wrong fields 422.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -63,109 +25,30 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
     })
 }
 
-fn field<T: std::str::FromStr<Err = schoon_core::Error>>(
-    name: &str,
-    value: &Option<String>,
-) -> Result<Option<T>, ApiError> {
-    value
-        .as_deref()
-        .map(|v| v.parse().map_err(|e| ApiError::Invalid(format!("{name}: {e}"))))
-        .transpose()
+fn invalid(e: schoon_core::Error) -> ApiError {
+    ApiError::Invalid(e.to_string())
 }
 
 impl HashesIn {
-    /// The core query.
+    /// The core query ([`wire::HashesIn::query`]).
     pub fn to_query(&self) -> Result<Query, ApiError> {
-        let md5: Option<Md5> = field("md5", &self.md5)?;
-        let sha1: Option<Sha1> = field("sha1", &self.sha1)?;
-        let sha256: Option<Sha256> = field("sha256", &self.sha256)?;
-        let pdq: Option<PdqHash> = field("pdq", &self.pdq)?;
-        if let Some(q) = self.quality
-            && q > 100
-        {
-            return Err(ApiError::Invalid(format!("quality {q} is not between 0 and 100")));
-        }
-        let variants = match &self.pdq_dihedral {
-            Some(list) => {
-                if list.len() != 8 {
-                    return Err(ApiError::Invalid(format!(
-                        "pdq_dihedral has {} hashes, expected 8 ({})",
-                        list.len(),
-                        VARIANT_NAMES.join(", ")
-                    )));
-                }
-                let mut hashes = Vec::with_capacity(8);
-                for (i, h) in list.iter().enumerate() {
-                    let parsed: PdqHash = h
-                        .parse()
-                        .map_err(|e| ApiError::Invalid(format!("pdq_dihedral[{i}]: {e}")))?;
-                    hashes.push(parsed);
-                }
-                if let (Some(p), Some(first)) = (pdq, hashes.first())
-                    && p != *first
-                {
-                    return Err(ApiError::Invalid(
-                        "pdq differs from pdq_dihedral[0] (the original orientation)".into(),
-                    ));
-                }
-                Some(hashes)
-            }
-            None => pdq.map(|p| vec![p]),
-        };
-        if self.quality.is_some() && variants.is_none() {
-            return Err(ApiError::Invalid("quality given without pdq".into()));
-        }
-        let query = Query {
-            md5,
-            sha1,
-            sha256,
-            pdq: variants.map(|v| PdqQuery {
-                variants: v,
-                quality: self.quality,
-                coefficients: None,
-            }),
-        };
-        if query == Query::default() && self.windows.as_ref().is_none_or(Vec::is_empty) {
-            return Err(ApiError::Invalid(
-                "no hash given: send any of md5, sha1, sha256, pdq, pdq_dihedral, windows".into(),
-            ));
-        }
-        Ok(query)
+        self.0.query().map_err(invalid)
     }
 
-    /// The window hashes, parsed and bounded.
+    /// The window hashes, parsed and bounded ([`wire::HashesIn::window_hashes`]).
     pub fn windows(&self) -> Result<Vec<PdqHash>, ApiError> {
-        let Some(list) = &self.windows else { return Ok(Vec::new()) };
-        if list.len() > MAX_WINDOWS {
-            return Err(ApiError::Invalid(format!(
-                "windows has {} hashes, at most {MAX_WINDOWS} are accepted",
-                list.len()
-            )));
-        }
-        list.iter()
-            .enumerate()
-            .map(|(i, h)| h.parse().map_err(|e| ApiError::Invalid(format!("windows[{i}]: {e}"))))
-            .collect()
+        self.0.window_hashes().map_err(invalid)
     }
 
     /// The receipt subject: `id` and `url`, checked.
     pub fn subject(&self) -> Result<Subject, ApiError> {
-        subject(self.id.as_deref(), self.url.as_deref())
+        subject(self.0.id.as_deref(), self.0.url.as_deref())
     }
 }
 
 /// Checks an object id: 1 to [`MAX_ID_BYTES`] bytes. `field` names where it came from.
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-    if id.is_empty() {
-        return Err(ApiError::Invalid(format!("{field} is empty (1 to {MAX_ID_BYTES} bytes)")));
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(ApiError::Invalid(format!(
-            "{field} has {} bytes, at most {MAX_ID_BYTES} are accepted",
-            id.len()
-        )));
-    }
-    Ok(())
+    wire::check_id(field, id).map_err(invalid)
 }
 
 /// The receipt subject of a check: the object id and the URL (checked by
@@ -182,32 +65,10 @@ pub fn subject(id: Option<&str>, url: Option<&str>) -> Result<Subject, ApiError>
     })
 }
 
-/// The checked value of a kind in a query, hex (what a receipt records).
-pub fn checked_value(query: &Query, kind: HashKind) -> Option<String> {
-    match kind {
-        HashKind::Md5 => query.md5.map(|d| d.to_hex()),
-        HashKind::Sha1 => query.sha1.map(|d| d.to_hex()),
-        HashKind::Sha256 => query.sha256.map(|d| d.to_hex()),
-        HashKind::Pdq => query.pdq.as_ref().and_then(|p| p.variants.first()).map(PdqHash::to_hex),
-    }
-}
-
-/// A match as answered: list, category, kind, distance (and the PDQ variant); never the listed
-/// value, which stays private to the index.
+/// A match as answered ([`wire::match_json`]): never the listed value, which stays private
+/// to the index.
 pub fn match_json(m: &Match, receipt_id: Option<&str>) -> Value {
-    let mut v = json!({ "list": m.list, "category": m.category, "kind": m.kind.name(), "distance": m.distance });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(variant) = m.variant {
-            obj.insert("variant".into(), json!(variant));
-        }
-        if let Some(region) = &m.region {
-            obj.insert("region".into(), json!(region));
-        }
-        if let Some(id) = receipt_id {
-            obj.insert("receipt_id".into(), json!(id));
-        }
-    }
-    v
+    wire::match_json(m, ListedValue::Hidden, receipt_id)
 }
 
 /// The verdict name.

@@ -8,6 +8,7 @@ use schoon_core::set::{
     Filter, FilterHits, HashKind, Index, Match, MatchOptions, Query, Trust, Verdict, check_hashed,
     lookup_hashed,
 };
+use schoon_core::wire::{self, ListedValue};
 use schoon_core::{ExactHashes, ImageHashes, PublicKey};
 use serde_json::{Value, json};
 
@@ -92,18 +93,10 @@ pub struct Outcome {
     pub matches: Vec<Value>,
 }
 
+/// A match as the CLI prints it: the core's wire form, with the listed value (the CLI holds
+/// the index itself).
 fn match_json(m: &Match) -> Value {
-    let mut v = json!({ "list": m.list, "category": m.category, "kind": m.kind.name(), "distance": m.distance });
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("value".into(), json!(m.value));
-        if let Some(variant) = m.variant {
-            obj.insert("variant".into(), json!(variant));
-        }
-        if let Some(region) = &m.region {
-            obj.insert("region".into(), json!(region));
-        }
-    }
-    v
+    wire::match_json(m, ListedValue::Shown, None)
 }
 
 impl Set {

@@ -35,6 +35,7 @@ mod perceptual;
 pub mod receipt;
 pub mod regions;
 pub mod set;
+pub mod wire;
 
 pub use decode::ImageInfo;
 pub use digest::{ExactHasher, ExactHashes, Md5, Sha1, Sha256, md5, sha1, sha256};
