@@ -23,6 +23,7 @@ import type {
   Phase,
   Timings,
 } from './options.js';
+import { digestHex } from './digest.js';
 import { compileModule, loadModule } from './modules.js';
 import type { ExactKind, TailRequest, TailResponse } from './tail-worker.js';
 import { decodeWithPlatform, hasPlatformDecoder, sniff, type SniffedFormat } from './platform-decode.js';
@@ -128,12 +129,6 @@ function trust(): { publicKey?: string; allowUnsigned?: boolean } {
 function need(): WorkerConfig {
   if (!config) throw new Error('guard worker used before it was configured');
   return config;
-}
-
-function hex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -589,11 +584,8 @@ async function checkFile(
     return bytes;
   };
   const tExact = performance.now();
-  const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
   const digest = (algo: 'SHA-256' | 'SHA-1', fallback: (b: Uint8Array) => string): Promise<string> =>
-    subtle
-      ? subtle.digest(algo, bytesOf() as BufferSource).then((d) => hex(new Uint8Array(d)))
-      : Promise.resolve(fallback(bytesOf()));
+    digestHex(algo, bytesOf(), fallback);
   const sha256 = !split && kinds.includes('sha256') ? digest('SHA-256', primary.glue.sha256) : undefined;
   const sha1 = !split && kinds.includes('sha1') ? digest('SHA-1', primary.glue.sha1) : undefined;
   // Keep both promises observed so a rejection is never unhandled while PDQ runs.

@@ -5,6 +5,7 @@
 // and answers each request once, in order.
 
 import type * as Glue from '../pkg/web/schoon.js';
+import { digestHex } from './digest.js';
 import { loadModule } from './modules.js';
 import type { ModuleName } from './options.js';
 
@@ -23,12 +24,6 @@ export interface TailResponse {
   md5?: string;
   sha1?: string;
   sha256?: string;
-}
-
-function hex(b: ArrayBuffer): string {
-  let s = '';
-  for (const x of new Uint8Array(b)) s += x.toString(16).padStart(2, '0');
-  return s;
 }
 
 interface Scope {
@@ -51,11 +46,10 @@ scope.addEventListener('message', (event) => {
       const g = await (glue ?? Promise.reject(new Error('not initialised')));
       const out: TailResponse = { id: req.id, ok: true };
       // The digests first (crypto.subtle hashes on the calling thread in Chromium).
-      const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
       for (const kind of req.exact) {
         if (kind === 'md5') out.md5 = g.md5(req.bytes);
-        else if (subtle) out[kind] = hex(await subtle.digest(kind === 'sha1' ? 'SHA-1' : 'SHA-256', req.bytes as BufferSource));
-        else out[kind] = kind === 'sha1' ? g.sha1(req.bytes) : g.sha256(req.bytes);
+        else if (kind === 'sha1') out.sha1 = await digestHex('SHA-1', req.bytes, g.sha1);
+        else out.sha256 = await digestHex('SHA-256', req.bytes, g.sha256);
       }
       const options = { mode: 'fast' as const, maxPixels: req.maxPixels, maxInputBytes: req.maxInputBytes };
       const tail = g.jpegTail(req.bytes, req.split, options);
