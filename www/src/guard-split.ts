@@ -7,7 +7,8 @@ import { engine } from './guard-engine.js';
 import { need, primaryModule, state, type Engine, type Helper } from './guard-state.js';
 import type { ModuleName } from './options.js';
 import type { SniffedFormat } from './platform-decode.js';
-import type { ExactKind, TailRequest, TailResponse } from './tail-worker.js';
+import { call } from './rpc.js';
+import type { ExactKind, TailAnswer, TailApi } from './tail-worker.js';
 
 /** JPEGs from this size on are decoded in two parts (a 12 MP photo has 2 to 5 MB). */
 const SPLIT_MIN_BYTES = 1 << 20;
@@ -26,43 +27,25 @@ const TAIL_TIMEOUT_MS = 5_000;
 /** The second worker: decodes the second part of large JPEGs (tail-worker.ts). */
 class TailHelper implements Helper {
   readonly #worker: Worker;
-  readonly #waiting = new Map<number, (r: TailResponse) => void>();
-  #next = 1;
   /** Resolves true once the module is loaded there. */
   readonly ready: Promise<boolean>;
   usable = false;
 
   constructor(name: ModuleName, wasm: WebAssembly.Module) {
     this.#worker = new Worker(new URL('./tail-worker.js', import.meta.url), { type: 'module' });
-    this.#worker.addEventListener('message', (e: MessageEvent<TailResponse>) => {
-      const done = this.#waiting.get(e.data.id);
-      this.#waiting.delete(e.data.id);
-      done?.(e.data);
-    });
-    this.#worker.addEventListener('error', () => this.#fail());
-    const init: TailRequest = { type: 'init', id: 0, module: name, wasm };
-    this.ready = this.#send(init, []).then((r) => (this.usable = r.ok));
-  }
-
-  #send(req: TailRequest, transfer: Transferable[]): Promise<TailResponse> {
-    return new Promise((resolve) => {
-      this.#waiting.set(req.id, resolve);
-      this.#worker.postMessage(req, transfer);
-    });
-  }
-
-  #fail(): void {
-    this.usable = false;
-    for (const [id, done] of this.#waiting) done({ id, ok: false });
-    this.#waiting.clear();
+    this.#worker.addEventListener('error', () => (this.usable = false));
+    this.ready = call<TailApi, 'init'>(this.#worker, 'init', { module: name, wasm }).then(
+      () => (this.usable = true),
+      () => (this.usable = false),
+    );
   }
 
   /** The encoded second part of `bytes` from `split` and the `exact` hashes; undefined if
    * the second worker failed or is late. The bytes are handed over, not copied: `bytes` is
    * empty (detached) afterwards. */
-  tail(bytes: Uint8Array, split: number, exact: ExactKind[], c: WorkerConfig): Promise<TailResponse | undefined> {
-    const req: TailRequest = { type: 'tail', id: this.#next++, bytes, split, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes, exact };
-    const answer = this.#send(req, [bytes.buffer]).then((r) => (r.ok ? r : undefined));
+  tail(bytes: Uint8Array, split: number, exact: ExactKind[], c: WorkerConfig): Promise<TailAnswer | undefined> {
+    const args = { bytes, split, maxPixels: c.maxPixels, maxInputBytes: c.maxFileBytes, exact };
+    const answer = call<TailApi, 'tail'>(this.#worker, 'tail', args, [bytes.buffer]).catch(() => undefined);
     const late = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), TAIL_TIMEOUT_MS));
     return Promise.race([answer, late]);
   }
@@ -90,7 +73,7 @@ export async function startHelper(): Promise<void> {
 export interface Split {
   at: number;
   file: FileBytes;
-  answer: Promise<TailResponse | undefined>;
+  answer: Promise<TailAnswer | undefined>;
 }
 
 /** Starts a split decode of `bytes` in `e` (the primary engine): copies them into its memory

@@ -7,7 +7,7 @@ import type * as Glue from '../pkg/web/schoon.js';
 import type { FilterStore } from './filter-store.js';
 import type { WorkerConfig } from './guard-protocol.js';
 import type { FilterStatus, ModuleName } from './options.js';
-import type { ExactKind, TailResponse } from './tail-worker.js';
+import type { ExactKind, TailAnswer } from './tail-worker.js';
 
 /** The kinds of hashes a filter holds. */
 export type HashKind = 'md5' | 'sha1' | 'sha256' | 'pdq';
@@ -41,7 +41,7 @@ export interface Helper {
   readonly usable: boolean;
   /** The encoded second part of `bytes` from `split` and the `exact` hashes; undefined if
    * the second worker failed or is late. `bytes` is handed over (empty afterwards). */
-  tail(bytes: Uint8Array, split: number, exact: ExactKind[], c: WorkerConfig): Promise<TailResponse | undefined>;
+  tail(bytes: Uint8Array, split: number, exact: ExactKind[], c: WorkerConfig): Promise<TailAnswer | undefined>;
 }
 
 /** Everything the guard worker keeps between requests. */
