@@ -49,7 +49,7 @@ console.log('## WebAssembly and JavaScript sizes (gzip -9)\n');
 const check = execFileSync('cargo', ['xtask', 'wasm', 'check'], { cwd: root, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 console.log(check.split('\n').filter((l) => /^(out-dir|www\/pkg)/.test(l)).join('\n'));
 const gz = (files) => files.reduce((n, f) => n + gzipSync(readFileSync(join(www, f)), { level: 9 }).length, 0);
-const guardJs = ['dist/index.js', 'dist/api.js', 'dist/client.js', 'dist/job-queue.js', 'dist/guard.js', 'dist/protect.js', 'dist/options.js', 'dist/element.js', 'dist/guard-worker.js', 'dist/filter-store.js', 'dist/platform-decode.js', 'dist/modules.js', 'dist/tail-worker.js', 'pkg/web/schoon.js'];
+const guardJs = ['dist/index.js', 'dist/api.js', 'dist/client.js', 'dist/job-queue.js', 'dist/guard.js', 'dist/protect.js', 'dist/options.js', 'dist/element.js', 'dist/guard-worker.js', 'dist/guard-state.js', 'dist/guard-errors.js', 'dist/guard-engine.js', 'dist/guard-filter.js', 'dist/guard-split.js', 'dist/guard-pdq.js', 'dist/guard-confirm.js', 'dist/guard-check.js', 'dist/filter-store.js', 'dist/platform-decode.js', 'dist/modules.js', 'dist/tail-worker.js', 'dist/digest.js', 'dist/rpc.js', 'pkg/web/schoon.js'];
 const wasmGz = (dir) => gzipSync(readFileSync(join(www, `pkg/${dir}/schoon_bg.wasm`)), { level: 9 }).length;
 console.log(`\nthe guard's JavaScript (dist + glue, ${guardJs.length} files, gzip each): ${gz(guardJs)} bytes`);
 console.log(`what a page downloads for the guard (default decoder 'auto'): ${wasmGz('web') + gz(guardJs)} bytes gzip (wasm ${wasmGz('web')})`);

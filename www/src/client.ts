@@ -4,7 +4,8 @@
 
 import type { ExactHashes, HashOptions, HashResult, Input } from './api.js';
 import { JobQueue } from './job-queue.js';
-import type { Request, Response, WireError } from './protocol.js';
+import type { HashApi } from './protocol.js';
+import { fromWire, type Call, type Reply, type Request } from './rpc.js';
 
 /** Options of `new HashWorker()`. */
 export interface HashWorkerOptions {
@@ -29,19 +30,10 @@ export interface WorkerHashOptions extends HashOptions {
   signal?: AbortSignal;
 }
 
-type Body =
-  | { type: 'hash'; input: Uint8Array | Blob; options?: HashOptions }
-  | { type: 'exactHashes'; input: Uint8Array | Blob };
+type Body = Exclude<Call<HashApi>, { name: 'init' }>;
 
 function abortError(signal: AbortSignal | undefined, message: string): unknown {
   return signal?.reason ?? new DOMException(message, 'AbortError');
-}
-
-function fromWire(e: WireError): Error {
-  const err = new Error(e.message) as Error & { kind?: string };
-  err.name = e.name;
-  if (e.kind !== undefined) err.kind = e.kind;
-  return err;
 }
 
 /** Only `Uint8Array`s and `Blob`s cross to the worker (views are copied by `postMessage`). */
@@ -74,12 +66,12 @@ export class HashWorker {
   /** `hashBytes` in the worker. Blobs are read there. */
   hash(input: Input, options: WorkerHashOptions = {}): Promise<HashResult> {
     const { signal, ...hashOptions } = options;
-    return this.#jobs.submit({ type: 'hash', input: wireInput(input), options: hashOptions }, signal, {}) as Promise<HashResult>;
+    return this.#jobs.submit({ name: 'hash', args: { input: wireInput(input), options: hashOptions } }, signal, {}) as Promise<HashResult>;
   }
 
   /** `exactHashes` in the worker. */
   exactHashes(input: Input, options: { signal?: AbortSignal } = {}): Promise<ExactHashes> {
-    return this.#jobs.submit({ type: 'exactHashes', input: wireInput(input) }, options.signal, {}) as Promise<ExactHashes>;
+    return this.#jobs.submit({ name: 'exactHashes', args: { input: wireInput(input) } }, options.signal, {}) as Promise<ExactHashes>;
   }
 
   /** Stops the worker; pending requests reject with an `AbortError`. The next request
@@ -91,10 +83,10 @@ export class HashWorker {
   #spawn(): Worker {
     const url = this.#options.workerUrl ?? new URL('./worker.js', import.meta.url);
     const worker = new Worker(url, { type: 'module' });
-    worker.addEventListener('message', (event: MessageEvent<Response>) => {
+    worker.addEventListener('message', (event: MessageEvent<Reply>) => {
       const response = event.data;
       // id 0 is the init reply: a failure is reported to the requests, which then fail in turn.
-      if (response.id === 0) return;
+      if (response.id === 0 || 'event' in response) return;
       this.#jobs.answer(response.id, () => (response.ok ? [true, response.result] : [false, fromWire(response.error)]));
     });
     worker.addEventListener('error', (event: ErrorEvent) => {
@@ -105,8 +97,7 @@ export class HashWorker {
     const wasm = this.#options.wasm;
     const module = this.#options.module ?? 'browser';
     if (wasm !== undefined || module !== 'browser') {
-      const init: Request = { id: 0, type: 'init', module };
-      if (wasm !== undefined) init.wasm = wasm instanceof URL ? wasm.href : wasm;
+      const init: Request<HashApi> = { id: 0, name: 'init', args: wasm === undefined ? { module } : { module, wasm: wasm instanceof URL ? wasm.href : wasm } };
       worker.postMessage(init);
     }
     return worker;

@@ -1,6 +1,5 @@
-// Messages between the guard (guard.ts, any thread) and its dedicated worker
-// (guard-worker.ts). Every request is answered once by a `done` message with its id; a check
-// may send `progress` messages before.
+// The requests of the guard (guard.ts, any thread) to its dedicated worker (guard-worker.ts),
+// as rpc.ts carries them: each is answered once; a check sends its progress as events before.
 
 import type {
   CheckResult,
@@ -9,8 +8,9 @@ import type {
   FilterCache,
   FilterStatus,
   ModuleName,
-  Phase,
+  Progress,
 } from './options.js';
+import type { Context } from './rpc.js';
 
 /** What the worker needs of the options: URLs resolved against the page. */
 export interface WorkerConfig {
@@ -34,12 +34,12 @@ export interface WorkerConfig {
   wasmUrls: Partial<Record<ModuleName, string>>;
 }
 
-export type GuardRequest =
-  | { id: number; type: 'configure'; config: WorkerConfig }
-  | { id: number; type: 'filter'; refresh: boolean }
-  | { id: number; type: 'check'; file: Blob };
-
-export type GuardResponse =
-  | { id: number; type: 'progress'; phase: Phase; loaded?: number; total?: number }
-  | { id: number; type: 'done'; ok: true; result: CheckResult | FilterStatus | null }
-  | { id: number; type: 'done'; ok: false; error: { name: string; message: string } };
+/** The guard worker's requests. */
+export type GuardApi = {
+  /** Sets the options (sent first, with id 0). */
+  configure(config: WorkerConfig): null;
+  /** Loads the filter (or revalidates it now, with `refresh`). */
+  filter(args: { refresh: boolean }): Promise<FilterStatus>;
+  /** Checks a file, with progress events. */
+  check(args: { file: Blob }, ctx: Context<Progress>): Promise<CheckResult>;
+};

@@ -4,7 +4,7 @@
 // check starts a new one, which takes the filter from the cache without a download while it
 // is fresh.
 
-import type { GuardRequest, GuardResponse, WorkerConfig } from './guard-protocol.js';
+import type { GuardApi, WorkerConfig } from './guard-protocol.js';
 import { JobQueue, type Outcome } from './job-queue.js';
 import {
   GUARD_DEFAULTS,
@@ -16,6 +16,7 @@ import {
   type Progress,
 } from './options.js';
 import { protect, type ProtectOptions, type Protection } from './protect.js';
+import type { Call, Reply, Request } from './rpc.js';
 
 export type * from './options.js';
 export type { ProtectOptions, Protection, GuardMessages } from './protect.js';
@@ -41,9 +42,7 @@ export interface Guard {
   close(): void;
 }
 
-type Body =
-  | { type: 'filter'; refresh: boolean }
-  | { type: 'check'; file: Blob };
+type Body = Exclude<Call<GuardApi>, { name: 'configure' }>;
 
 /** What a guard's job carries besides its request. */
 interface Extra {
@@ -123,15 +122,15 @@ class GuardImpl implements Guard {
     if (typeof Blob === 'undefined' || !(file instanceof Blob)) {
       return Promise.reject(callerError('guard.check needs a File or Blob'));
     }
-    return this.#jobs.submit({ type: 'check', file }, options.signal, { onProgress: options.onProgress }) as Promise<CheckResult>;
+    return this.#jobs.submit({ name: 'check', args: { file } }, options.signal, { onProgress: options.onProgress }) as Promise<CheckResult>;
   }
 
   filter(): Promise<FilterStatus> {
-    return this.#jobs.submit({ type: 'filter', refresh: false }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
+    return this.#jobs.submit({ name: 'filter', args: { refresh: false } }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
   }
 
   refresh(): Promise<FilterStatus> {
-    return this.#jobs.submit({ type: 'filter', refresh: true }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
+    return this.#jobs.submit({ name: 'filter', args: { refresh: true } }, undefined, { onProgress: undefined }) as Promise<FilterStatus>;
   }
 
   protect(target: Element | string, options: ProtectOptions = {}): Protection {
@@ -145,13 +144,13 @@ class GuardImpl implements Guard {
   #spawn(): Worker {
     const url = this.options.workerUrl;
     const worker = url === undefined ? defaultWorker() : new Worker(url, { type: 'module' });
-    worker.addEventListener('message', (event: MessageEvent<GuardResponse>) => this.#onMessage(event.data));
+    worker.addEventListener('message', (event: MessageEvent<Reply<Progress>>) => this.#onMessage(event.data));
     worker.addEventListener('error', (event: ErrorEvent) => {
       // The script failed to load or died (e.g. out of memory): fail the running request.
       event.preventDefault();
       this.#jobs.crashed((job) => this.#workerFailed(job.body, event.message || 'the guard worker failed'));
     });
-    const configure: GuardRequest = { id: 0, type: 'configure', config: this.#config };
+    const configure: Request<GuardApi> = { id: 0, name: 'configure', args: this.#config };
     worker.postMessage(configure);
     return worker;
   }
@@ -159,7 +158,7 @@ class GuardImpl implements Guard {
   /** A crashed worker is an error verdict for a check (fail mode decides), an error status
    * for the filter. */
   #workerFailed(body: Body, message: string): Outcome {
-    if (body.type === 'check') {
+    if (body.name === 'check') {
       const result: CheckResult = {
         verdict: 'error',
         allowed: this.options.failMode === 'open',
@@ -172,16 +171,13 @@ class GuardImpl implements Guard {
     return [true, { state: 'error', error: { message: `the guard worker failed: ${message}` } }];
   }
 
-  #onMessage(response: GuardResponse): void {
+  #onMessage(response: Reply<Progress>): void {
     if (response.id === 0) return; // the configuration's answer
-    if (response.type === 'progress') {
+    if ('event' in response) {
       const onProgress = this.#jobs.running(response.id)?.onProgress;
       if (onProgress) {
-        const p: Progress = { phase: response.phase };
-        if (response.loaded !== undefined) p.loaded = response.loaded;
-        if (response.total !== undefined) p.total = response.total;
         try {
-          onProgress(p);
+          onProgress(response.event);
         } catch (e) {
           reportError(e);
         }
@@ -190,7 +186,7 @@ class GuardImpl implements Guard {
     }
     this.#jobs.answer(response.id, (job): Outcome => {
       if (response.ok) return [true, response.result];
-      if (job.body.type === 'check') return this.#workerFailed(job.body, response.error.message);
+      if (job.body.name === 'check') return this.#workerFailed(job.body, response.error.message);
       return [true, { state: 'error', error: { message: response.error.message } }];
     });
   }

@@ -1,9 +1,10 @@
 // Requests to a dedicated worker, one at a time: the others wait here, not in the worker, so
 // that cancelling the running one (which terminates the worker: nothing else stops a
 // synchronous computation) loses nothing else. Shared by `HashWorker` (client.ts) and the
-// upload guard (guard.ts), which own the worker's messages and say how each ends.
+// upload guard (guard.ts), which own the worker's messages and say how each ends. A job's body
+// is an rpc.ts request without its id (`{ name, args }`).
 
-/** A queued request: `body` goes to the worker as `{ id, ...body }`. */
+/** A queued request: `body` goes to the worker as `{ id, ...body }` (an rpc.ts request). */
 export interface Job<B> {
   readonly id: number;
   readonly body: B;
@@ -19,7 +20,7 @@ export type Outcome = [ok: boolean, value: unknown];
 /**
  * ```ts
  * const queue = new JobQueue<Body>(spawn, (signal) => signal?.reason ?? new DOMException('aborted', 'AbortError'));
- * const answer = await queue.submit({ type: 'hash', input }, signal, {});
+ * const answer = await queue.submit({ name: 'hash', args: { input } }, signal, {});
  * // in the worker's message listener:
  * queue.answer(response.id, () => [response.ok, response.ok ? response.result : response.error]);
  * ```

@@ -2,73 +2,59 @@
 // the file's exact hashes while the guard's worker decodes the first part
 // (`Filter.startImage`), so that two cores hash one photo.
 // Started by guard-worker.ts as a module worker. It sees the file's bytes and nothing else,
-// and answers each request once, in order.
+// and answers each request once (rpc.ts).
 
 import type * as Glue from '../pkg/web/schoon.js';
+import { digestHex } from './digest.js';
 import { loadModule } from './modules.js';
 import type { ModuleName } from './options.js';
-
-export type TailRequest =
-  | { type: 'init'; id: number; module: ModuleName; wasm: WebAssembly.Module }
-  | { type: 'tail'; id: number; bytes: Uint8Array; split: number; maxPixels: number; maxInputBytes: number; exact: ExactKind[] };
+import { serve, type Context } from './rpc.js';
 
 export type ExactKind = 'md5' | 'sha1' | 'sha256';
 
-/** `tail`: the encoded part, or undefined where the split does not apply or failed; the
- * exact hashes asked for, as lowercase hex. */
-export interface TailResponse {
-  id: number;
-  ok: boolean;
+/** `tail`'s answer: the encoded part, or undefined where the split does not apply; the exact
+ * hashes asked for, as lowercase hex. */
+export interface TailAnswer {
   tail?: Uint8Array;
   md5?: string;
   sha1?: string;
   sha256?: string;
 }
 
-function hex(b: ArrayBuffer): string {
-  let s = '';
-  for (const x of new Uint8Array(b)) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
-interface Scope {
-  postMessage(message: TailResponse, transfer?: Transferable[]): void;
-  addEventListener(type: 'message', listener: (event: MessageEvent<TailRequest>) => void): void;
-}
-const scope = self as unknown as Scope;
 let glue: Promise<typeof Glue> | undefined;
 
-scope.addEventListener('message', (event) => {
-  const req = event.data;
-  void (async (): Promise<void> => {
-    try {
-      if (req.type === 'init') {
-        glue = loadModule(req.module, req.wasm);
-        await glue;
-        scope.postMessage({ id: req.id, ok: true });
-        return;
-      }
-      const g = await (glue ?? Promise.reject(new Error('not initialised')));
-      const out: TailResponse = { id: req.id, ok: true };
-      // The digests first (crypto.subtle hashes on the calling thread in Chromium).
-      const subtle = typeof crypto !== 'undefined' ? crypto.subtle : undefined;
-      for (const kind of req.exact) {
-        if (kind === 'md5') out.md5 = g.md5(req.bytes);
-        else if (subtle) out[kind] = hex(await subtle.digest(kind === 'sha1' ? 'SHA-1' : 'SHA-256', req.bytes as BufferSource));
-        else out[kind] = kind === 'sha1' ? g.sha1(req.bytes) : g.sha256(req.bytes);
-      }
-      const options = { mode: 'fast' as const, maxPixels: req.maxPixels, maxInputBytes: req.maxInputBytes };
-      const tail = g.jpegTail(req.bytes, req.split, options);
-      if (tail === undefined) {
-        scope.postMessage(out);
-      } else {
-        out.tail = tail;
-        scope.postMessage(out, [tail.buffer]);
-      }
-    } catch {
-      scope.postMessage({ id: req.id, ok: false });
-    }
-  })();
-});
+/** The requests of the second worker. */
+export type TailApi = {
+  /** Instantiates `module` from the guard worker's compiled module. */
+  init(args: { module: ModuleName; wasm: WebAssembly.Module }): Promise<null>;
+  /** The second part of `bytes` from `split` and the `exact` hashes. */
+  tail(
+    args: { bytes: Uint8Array; split: number; maxPixels: number; maxInputBytes: number; exact: ExactKind[] },
+    ctx: Context,
+  ): Promise<TailAnswer>;
+};
 
-export {};
+serve<TailApi>({
+  async init({ module, wasm }) {
+    glue = loadModule(module, wasm);
+    await glue;
+    return null;
+  },
+  async tail(req, ctx) {
+    const g = await (glue ?? Promise.reject(new Error('not initialised')));
+    const out: TailAnswer = {};
+    // The digests first (crypto.subtle hashes on the calling thread in Chromium).
+    for (const kind of req.exact) {
+      if (kind === 'md5') out.md5 = g.md5(req.bytes);
+      else if (kind === 'sha1') out.sha1 = await digestHex('SHA-1', req.bytes, g.sha1);
+      else out.sha256 = await digestHex('SHA-256', req.bytes, g.sha256);
+    }
+    const options = { mode: 'fast' as const, maxPixels: req.maxPixels, maxInputBytes: req.maxInputBytes };
+    const tail = g.jpegTail(req.bytes, req.split, options);
+    if (tail !== undefined) {
+      out.tail = tail;
+      ctx.transfer(tail.buffer);
+    }
+    return out;
+  },
+});

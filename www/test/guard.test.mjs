@@ -497,7 +497,10 @@ describe('responsiveness and privacy in Chromium', { skip }, () => {
     // scripts are served from a copy of dist/ whose tail-worker.js is that worker.
     const dir = mkdtempSync(join(tmpdir(), 'schoon-failing-helper-'));
     for (const f of readdirSync(join(www, 'dist')).filter((f) => f.endsWith('.js'))) copyFileSync(join(www, 'dist', f), join(dir, f));
-    writeFileSync(join(dir, 'tail-worker.js'), "self.onmessage = (e) => self.postMessage({ id: e.data.id, ok: e.data.type === 'init' });\n");
+    writeFileSync(
+      join(dir, 'tail-worker.js'),
+      "self.onmessage = (e) => self.postMessage(e.data.name === 'init' ? { id: e.data.id, ok: true, result: null } : { id: e.data.id, ok: false, error: { name: 'Error', message: 'failing' } });\n",
+    );
     mounts['/failing-helper/'] = dir;
     const served = demo.requests.length;
     const out = await page.evaluate(async () => {
