@@ -21,6 +21,7 @@ use ureq::http::Response;
 
 use crate::cmd::hash::{hash_input, window_hashes};
 use crate::files::{self, Input};
+use crate::summary::Tally;
 
 /// The worker's documented `CHECK_MAX_LINES` default: the most lines one request may carry.
 pub const CHECK_MAX_LINES: usize = 1000;
@@ -90,6 +91,8 @@ pub struct ScanSetup<'a> {
     pub no_regions: bool,
     pub jobs: usize,
     pub paths: &'a [PathBuf],
+    /// Print the human summary at the end (never together with `--stats`).
+    pub summary: bool,
 }
 
 /// A failed request, as a lowercase message.
@@ -619,6 +622,7 @@ struct Pipeline<'a, W: Write> {
     found: bool,
     errors: bool,
     stats: Stats,
+    tally: Tally,
 }
 
 impl<W: Write> Pipeline<'_, W> {
@@ -633,6 +637,7 @@ impl<W: Write> Pipeline<'_, W> {
     }
 
     fn note(&mut self, o: &Map<String, Value>) {
+        self.tally.count(o.get("verdict").and_then(Value::as_str).unwrap_or("error"));
         if let Some("match" | "candidate") = o.get("verdict").and_then(Value::as_str) {
             self.found = true;
         }
@@ -849,7 +854,8 @@ pub fn run(args: &RemoteArgs, url: &str, setup: ScanSetup<'_>) -> Result<u8> {
     let (filter, source) = fetch_filter(&mut client, &cache, &setup.trust)?;
     let hash_options =
         HashOptions { regions: filter.has_regions() && !setup.no_regions, ..setup.hash_options };
-    let inputs = files::expand(setup.paths);
+    let listing = files::expand_images(setup.paths, setup.jobs)?;
+    let inputs = listing.inputs;
     let options_text = format!(
         "threshold={},min_quality={},regions={},mode={:?}",
         setup.match_options.threshold,
@@ -868,6 +874,7 @@ pub fn run(args: &RemoteArgs, url: &str, setup: ScanSetup<'_>) -> Result<u8> {
         found: false,
         errors: false,
         stats: Stats::default(),
+        tally: Tally::skipping(listing.skipped),
     };
     let mut done = 0;
     if let Some(path) = &args.checkpoint {
@@ -916,6 +923,7 @@ pub fn run(args: &RemoteArgs, url: &str, setup: ScanSetup<'_>) -> Result<u8> {
             eprintln!("{summary}");
         }
     }
+    pipeline.tally.print(setup.summary);
     Ok(crate::sets::exit_code(found, errors))
 }
 

@@ -383,6 +383,8 @@ fn remote_verdicts_equal_a_local_index_scan_and_only_candidates_are_sent() {
     assert_eq!(local.status.code(), Some(1));
     let local_lines = stdout_lines(&local);
     assert_eq!(verdicts(&lines), verdicts(&local_lines));
+    // Both skip examples/README.md, a file found in a directory that is not an image.
+    assert!(lines.iter().all(|l| !l["path"].as_str().unwrap().ends_with("README.md")));
     assert!(lines.iter().any(|l| l["verdict"] == "match"));
     assert!(lines.iter().any(|l| l["verdict"] == "clean"));
     for l in lines.iter().filter(|l| l["verdict"] == "match") {
@@ -437,6 +439,24 @@ fn remote_verdicts_equal_a_local_index_scan_and_only_candidates_are_sent() {
         assert_eq!(r.header("authorization"), Some(&*format!("Bearer {KEY}")));
     }
     assert_eq!(server.checks().len(), candidates.len().div_ceil(2));
+
+    // --summary prints a local scan's summary line (and is refused with --stats).
+    let summarised = Command::new(env!("CARGO_BIN_EXE_schoon"))
+        .args(["scan", "--remote", &server.url, "--public-key", &sets.public_key()])
+        .args(["--cache-dir", s(&cache), "--summary", s(&ex)])
+        .env("SCHOON_API_KEY", KEY)
+        .output()
+        .unwrap();
+    let index = sets.path("v5.index");
+    let key = sets.public_key();
+    let local = schoon(&["scan", "--index", s(&index), "--public-key", &key, "--summary", s(&ex)]);
+    assert_eq!(verdicts(&stdout_lines(&summarised)), verdicts(&lines));
+    let summary = String::from_utf8(summarised.stderr).unwrap();
+    assert_eq!(summary, String::from_utf8(local.stderr).unwrap());
+    assert!(summary.ends_with(" 0 error; 1 skipped (not an image)\n"), "{summary}");
+    let both = remote(&server, &sets, &cache, &["--summary"], &[&ex]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot be used with"));
 }
 
 #[test]
