@@ -33,7 +33,8 @@ impl Tally {
     /// skipped files only when there are any).
     pub fn line(&self) -> String {
         let files = self.matched + self.candidates + self.clean + self.errors + self.skipped;
-        let mut s = format!("schoon: {files} files: {} match, ", self.matched);
+        let noun = if files == 1 { "file" } else { "files" };
+        let mut s = format!("schoon: {files} {noun}: {} match, ", self.matched);
         if self.candidates > 0 {
             s.push_str(&format!("{} candidate, ", self.candidates));
         }
@@ -78,5 +79,8 @@ mod tests {
         t.count("candidate");
         t.skipped = 0;
         assert_eq!(t.line(), "schoon: 5 files: 2 match, 1 candidate, 1 clean, 1 error");
+        let mut one = Tally::default();
+        one.count("clean");
+        assert_eq!(one.line(), "schoon: 1 file: 0 match, 1 clean, 0 error");
     }
 }
