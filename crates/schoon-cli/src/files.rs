@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use schoon_core::{ExactHasher, ExactHashes, Limits};
+use rayon::prelude::*;
+use schoon_core::{BadInput, Error, ExactHasher, ExactHashes, Limits};
 
 /// One input: a file to hash, or a path that could not be listed.
 pub enum Input {
@@ -26,15 +27,68 @@ impl Input {
 /// Expands PATHs in order: files as given, directories recursed with entries sorted by name.
 /// Symbolic links to directories are not followed (no cycles).
 pub fn expand(paths: &[PathBuf]) -> Vec<Input> {
+    list(paths).0
+}
+
+/// The inputs of [`expand`], and the positions of those found by walking a directory.
+fn list(paths: &[PathBuf]) -> (Vec<Input>, Vec<usize>) {
     let mut out = Vec::new();
+    let mut walked = Vec::new();
     for p in paths {
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut out),
+            Ok(m) if m.is_dir() => {
+                let start = out.len();
+                walk(p, &mut out);
+                walked.extend(start..out.len());
+            }
             Ok(_) => out.push(Input::File(p.clone())),
             Err(e) => out.push(Input::Unlistable(p.clone(), io_message(&e))),
         }
     }
-    out
+    (out, walked)
+}
+
+/// The inputs of a scan, and how many files found in directories were left out.
+pub struct Listing {
+    pub inputs: Vec<Input>,
+    /// Files found by walking a directory whose first bytes are no image format.
+    pub skipped: usize,
+}
+
+/// As [`expand`], but a file found by walking a directory is left out when its first bytes are
+/// clearly not an image (the core's format sniffing knows no signature in them). A file named
+/// as a PATH is always kept, as is a file that cannot be opened (its error is reported later).
+/// The files are sniffed on `threads` threads (0 = all cores).
+pub fn expand_images(paths: &[PathBuf], threads: usize) -> anyhow::Result<Listing> {
+    let (mut inputs, walked) = list(paths);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let drop: Vec<usize> = pool.install(|| {
+        walked
+            .into_par_iter()
+            .filter(|&i| matches!(inputs.get(i), Some(Input::File(p)) if not_an_image(p)))
+            .collect()
+    });
+    let skipped = drop.len();
+    let mut drop = drop.into_iter().peekable();
+    let mut i = 0;
+    inputs.retain(|_| {
+        let keep = drop.next_if_eq(&i).is_none();
+        i += 1;
+        keep
+    });
+    Ok(Listing { inputs, skipped })
+}
+
+/// Whether the file's first bytes carry no image signature the core knows (supported or not).
+/// An empty file or one that cannot be read is not judged here.
+fn not_an_image(path: &Path) -> bool {
+    let mut head = Vec::with_capacity(16);
+    let read = File::open(path).and_then(|f| f.take(16).read_to_end(&mut head));
+    read.is_ok()
+        && matches!(
+            schoon_core::decode::sniff(&head),
+            Err(Error::BadInput(BadInput::UnknownFormat { .. }))
+        )
 }
 
 fn walk(dir: &Path, out: &mut Vec<Input>) {

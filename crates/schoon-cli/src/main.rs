@@ -8,6 +8,7 @@ mod files;
 mod remote;
 mod run;
 mod sets;
+mod summary;
 
 use std::process::ExitCode;
 

@@ -1,4 +1,8 @@
 //! Scan decoding (T.81 Annex F and G, Huffman only) into reduced planes.
+//!
+//! Over 600 lines: sequential and progressive decoding and the split decoding of a large first
+//! scan (`Head`, `Tail`) all work on the private decoder `State`; apart, its fields and
+//! helpers would have to be opened to the other files.
 
 use crate::bits::{BitReader, Restart, Snapshot, find_marker};
 use crate::huffman::{HuffTable, extend};

@@ -14,6 +14,7 @@ use crate::files;
 use crate::remote::{self, RemoteArgs, ScanSetup};
 use crate::run;
 use crate::sets::{SetArgs, exit_code};
+use crate::summary::{self, Tally};
 
 /// Arguments of `schoon scan`.
 #[derive(Debug, Args)]
@@ -30,7 +31,12 @@ pub struct ScanArgs {
     /// Worker threads (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
-    /// Files or directories (recursed, entries sorted by name).
+    /// Print a one-line summary to stderr at the end (files per verdict, files skipped); the
+    /// default when stderr is a terminal.
+    #[arg(long, conflicts_with = "stats")]
+    pub summary: bool,
+    /// Files or directories (recursed, entries sorted by name; files found in a directory that
+    /// are not images are skipped, a file named here is always scanned).
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -38,6 +44,7 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs) -> Result<u8> {
+    let show_summary = summary::wanted(args.summary, args.remote.stats);
     if let Some(url) = &args.remote.remote {
         let setup = ScanSetup {
             trust: args.set.trust()?,
@@ -49,6 +56,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             no_regions: args.no_regions,
             jobs: args.jobs,
             paths: &args.paths,
+            summary: show_summary,
         };
         return remote::run(&args.remote, url, setup);
     }
@@ -59,12 +67,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         regions: set.wants_regions() && !args.no_regions,
         ..Default::default()
     };
-    let inputs = files::expand(&args.paths);
+    let listing = files::expand_images(&args.paths, args.jobs)?;
+    let mut tally = Tally::skipping(listing.skipped);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut found, mut errors) = (false, false);
     run::ordered(
-        &inputs,
+        &listing.inputs,
         args.jobs,
         |input| {
             let h: Hashed = hash_input(input, &options);
@@ -85,6 +94,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                         (_, v) => v.name(),
                     };
                     found |= outcome.verdict != Verdict::Clean;
+                    tally.count(verdict);
                     o.insert("verdict".into(), json!(verdict));
                     o.insert("matches".into(), Value::Array(outcome.matches));
                     if let Err(e) = &h.image {
@@ -94,6 +104,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 }
                 None => {
                     errors = true;
+                    tally.count("error");
                     o.insert("verdict".into(), json!("error"));
                     o.insert("matches".into(), json!([]));
                     o.insert("error".into(), json!(h.image.as_ref().err()));
@@ -105,5 +116,6 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         },
     )?;
     out.flush()?;
+    tally.print(show_summary);
     Ok(exit_code(found, errors))
 }
