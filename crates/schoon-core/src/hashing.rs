@@ -6,8 +6,8 @@ use crate::digest::ExactHashes;
 use crate::error::{Error, Format};
 use crate::limits::{Limits, checked_vec};
 use crate::pdq::{self, Pdq};
-use crate::perceptual::Algo;
 use crate::regions::LumaPlane;
+use crate::secondary::Algo;
 
 /// How PDQ reaches its 64x64 buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -31,9 +31,9 @@ mod hashing;
 pub mod hex;
 mod limits;
 pub mod pdq;
-mod perceptual;
 pub mod receipt;
 pub mod regions;
+mod secondary;
 pub mod set;
 pub mod wire;
 
@@ -48,7 +48,7 @@ pub use hashing::{
 };
 pub use limits::Limits;
 pub use pdq::{Coefficients, Pdq, PdqHash};
-pub use perceptual::Algo;
+pub use secondary::Algo;
 pub use set::{PublicKey, SigningKey};
 
 /// The `image` crate this core decodes with, re-exported so adapters use the same version.

@@ -1,6 +1,6 @@
 //! The 64x64 -> 16x16 partial DCT, the median and the bits, in the reference's operation order.
 
-use super::DCT_MATRIX;
+use super::dct_table::DCT_MATRIX;
 use super::hash::PdqHash;
 
 /// Row `i` (0..16), column `j` (0..64) of the reference DCT matrix: the `(i + 1)`-th DCT-II basis

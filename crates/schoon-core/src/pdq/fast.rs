@@ -7,7 +7,7 @@
 //! from the reference only where luma varies inside a block *and* the weights vary across it.
 
 use super::Pdq;
-use super::filter::{box_range, decimation_index, window_size};
+use super::tent::{box_range, decimation_index, window_size};
 use crate::error::Error;
 
 /// The weights of one decimated sample over a run of consecutive blocks.
@@ -70,7 +70,7 @@ pub fn hash_block_means(
     full_width: usize,
     full_height: usize,
 ) -> Result<Pdq, Error> {
-    let buf = filtered(plane, block_width, block_height, full_width, full_height)?;
+    let buf = downsampled(plane, block_width, block_height, full_width, full_height)?;
     Ok(buf.map_or(Pdq::EMPTY, |buf| Pdq::from_64x64(&buf)))
 }
 
@@ -104,7 +104,7 @@ pub fn hash_block_means_checked(
     full_width: usize,
     full_height: usize,
 ) -> Result<(Pdq, bool), Error> {
-    let Some(buf) = filtered(plane, block_width, block_height, full_width, full_height)? else {
+    let Some(buf) = downsampled(plane, block_width, block_height, full_width, full_height)? else {
         return Ok((Pdq::EMPTY, true));
     };
     let pdq = Pdq::from_64x64(&buf);
@@ -113,7 +113,7 @@ pub fn hash_block_means_checked(
 
 /// The 64x64 buffer of the reference filter estimated from block means; `None` for images too
 /// small to hash.
-fn filtered(
+fn downsampled(
     plane: &[f32],
     block_width: usize,
     block_height: usize,

@@ -33,16 +33,14 @@ mod dct;
 #[rustfmt::skip]
 mod dct_table;
 mod fast;
-mod filter;
 mod hash;
+mod tent;
 
 pub use fast::{hash_block_means, hash_block_means_checked};
 pub use hash::PdqHash;
 
 use crate::error::Error;
 use crate::limits::{Limits, checked_vec};
-
-pub(crate) use dct_table::DCT_MATRIX;
 
 /// Images with a side under this many pixels hash to zero with quality 0, as in the reference.
 pub const MIN_HASHABLE_DIM: usize = 5;
@@ -142,9 +140,9 @@ pub fn hash_luma(
     }
     let mut scratch = checked_vec::<f32>(n, limits)?;
     let mut sums = vec![0f32; width];
-    filter::jarosz(&mut luma, &mut scratch, height, width, &mut sums);
+    tent::jarosz(&mut luma, &mut scratch, height, width, &mut sums);
     let mut buf = [[0f32; 64]; 64];
-    filter::decimate(&luma, height, width, &mut buf);
+    tent::decimate(&luma, height, width, &mut buf);
     Ok(Pdq::from_64x64(&buf))
 }
 
@@ -220,7 +218,7 @@ mod tests {
     #[test]
     fn frozen_table_matches_the_formula() {
         let computed = dct::compute_dct_matrix();
-        for (a, b) in computed.iter().flatten().zip(DCT_MATRIX.iter().flatten()) {
+        for (a, b) in computed.iter().flatten().zip(dct_table::DCT_MATRIX.iter().flatten()) {
             assert_eq!(a.to_bits(), b.to_bits());
         }
     }

@@ -27,7 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{HashKind, Query};
+use super::types::{HashKind, Query};
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::error::{BadInput, Error, LimitKind};
 use crate::limits::exceeded;

@@ -30,8 +30,8 @@
 //! then are the sections handed out, as slices of the original bytes: nothing is parsed per
 //! entry, so loading is proportional to the header, not to the set.
 
+use super::sign::{PublicKey, SigningKey};
 use crate::error::{BadInput, Error, Unsupported};
-use crate::set::sign::{PublicKey, SigningKey};
 
 pub(crate) const MAGIC: [u8; 8] = *b"\x89SCHOON\n";
 const SIGNATURE_CONTEXT: &[u8; 24] = b"schoon set signature v1\0";

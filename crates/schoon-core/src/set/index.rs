@@ -14,11 +14,10 @@
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
 use super::allow::{AllowCounts, AllowHashes, Allowed};
 use super::container::{self, Artifact, Header, Trust};
-use super::{HashKind, ListInfo, Match, MatchOptions, Query};
+use super::meta::{FilterMeta, IndexMeta, ListMeta};
+use super::types::{HashKind, Match, MatchOptions, Query};
 use crate::error::{BadInput, Error, LimitKind};
 use crate::limits::exceeded;
 use crate::pdq::{Pdq, PdqHash};
@@ -37,38 +36,6 @@ pub const MIH_MIN_ENTRIES: usize = 1_000;
 /// The names of the dihedral variants, in hash order.
 pub const VARIANT_NAMES: [&str; 8] =
     ["original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"];
-
-/// Per-list metadata stored in the index and the filter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListMeta {
-    /// Name, category and source.
-    #[serde(flatten)]
-    pub info: ListInfo,
-    /// Entries per hash kind.
-    pub md5: u64,
-    /// SHA-1 entries.
-    pub sha1: u64,
-    /// SHA-256 entries.
-    pub sha256: u64,
-    /// PDQ entries (whole images).
-    pub pdq: u64,
-    /// PDQ region hashes (see [`crate::regions`]): crop-, rotation- and overlay-tolerant
-    /// matching for images listed from their pixels.
-    #[serde(default)]
-    pub regions: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct IndexMeta {
-    pub lists: Vec<ListMeta>,
-    /// The parameters of the filter built alongside (for deltas).
-    #[serde(default)]
-    pub filter: Option<super::filter::FilterMeta>,
-    pub generator: String,
-    /// The allow-list's counts (absent: no allow-list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow: Option<AllowCounts>,
-}
 
 /// Multi-index tables over the 16 words of the PDQ hashes.
 #[derive(Debug, Clone)]
@@ -206,8 +173,7 @@ impl Index {
     pub fn from_bytes_linear(bytes: Vec<u8>, trust: &Trust) -> Result<Index, Error> {
         let (header, meta, exact, pdq_section, allow) = {
             let parsed = container::parse(&bytes, trust, &[Artifact::Index])?;
-            let meta: IndexMeta = serde_json::from_str(parsed.metadata)
-                .map_err(|e| bad(format!("index metadata: {e}")))?;
+            let meta = IndexMeta::from_json(parsed.metadata)?;
             if meta.lists.len() > usize::from(u16::MAX) {
                 return Err(exceeded(LimitKind::Entries, meta.lists.len() as u64, u16::MAX.into()));
             }
@@ -345,7 +311,7 @@ impl Index {
             .map(PdqRecord)
     }
 
-    pub(crate) fn filter_meta(&self) -> Option<&super::filter::FilterMeta> {
+    pub(crate) fn filter_meta(&self) -> Option<&FilterMeta> {
         self.meta.filter.as_ref()
     }
 

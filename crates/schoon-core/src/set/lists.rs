@@ -10,10 +10,10 @@
 
 use std::str::FromStr;
 
+use super::types::HashKind;
 use crate::digest::{Md5, Sha1, Sha256};
 use crate::error::{BadInput, Error};
 use crate::pdq::PdqHash;
-use crate::set::HashKind;
 
 /// Hashes read from one list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,39 @@
+//! Describing any set file (what `schoon inspect` shows).
+
+use super::container::{self, Artifact, Header, Trust};
+use crate::error::Error;
+
+/// What `schoon inspect` shows of any set file.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// The verified header.
+    pub header: Header,
+    /// The metadata (lists, parameters, counts).
+    pub metadata: serde_json::Value,
+    /// Sections: tag and length in bytes.
+    pub sections: Vec<(String, usize)>,
+    /// Total file size.
+    pub bytes: usize,
+}
+
+/// Verifies any set file (index, filter or delta) and describes it.
+pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
+    let parsed = container::parse(
+        bytes,
+        trust,
+        &[Artifact::Index, Artifact::Filter, Artifact::FilterDelta],
+    )?;
+    let metadata = serde_json::from_str(parsed.metadata).map_err(|e| {
+        Error::BadInput(crate::error::BadInput::Set { detail: format!("metadata: {e}") })
+    })?;
+    Ok(Inspection {
+        header: parsed.header.clone(),
+        metadata,
+        sections: parsed
+            .sections
+            .iter()
+            .map(|(t, s)| (String::from_utf8_lossy(t).trim().to_owned(), s.len()))
+            .collect(),
+        bytes: bytes.len(),
+    })
+}
