@@ -8,6 +8,7 @@
 //! (`ADMIN_KEY_SHA256`).
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -94,10 +95,6 @@ pub fn api_key_key(key_sha256: &str) -> String {
     format!("key:{key_sha256}")
 }
 
-fn equal_time(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn lookup<B: Backend>(backend: &B, key_hash: &str) -> Result<Option<Principal>, ApiError> {
     let Some(text) = backend.kv_get(&api_key_key(key_hash)).await.map_err(ApiError::storage)?
     else {
@@ -130,7 +127,7 @@ pub async fn authenticate<B: Backend>(
         ));
     };
     let hash = schoon_core::sha256(token.as_bytes());
-    if config.admin_key_sha256.as_ref().is_some_and(|a| equal_time(a, &hash.0)) {
+    if config.admin_key_sha256.as_ref().is_some_and(|a| bool::from(a.ct_eq(&hash.0))) {
         return match need {
             Need::Check => Err(ApiError::Forbidden(
                 "the admin key cannot make checks: use a tenant key".into(),
