@@ -20,12 +20,12 @@ use crate::config::{Config, Policy, valid_tenant};
 use crate::counters::{self, Counts};
 use crate::error::ApiError;
 use crate::http::{Deferred, Forward, HOP_BY_HOP, Head, Method, Outcome, Reply, Response};
+use crate::isolate::Isolate;
 use crate::multipart;
 use crate::policy::{self, ListPolicy};
 use crate::query::{self, HashesIn, match_json, parse_json, verdict_of};
 use crate::receipts::{self, ListFilter, Status, Subject};
 use crate::sets::{self, ArtifactMeta};
-use crate::state::Isolate;
 use crate::time;
 
 /// Body limit of small JSON routes (follow-ups, receipt verification, tenant settings).

@@ -14,8 +14,8 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Head;
+use crate::isolate::Isolate;
 use crate::policy::ListPolicy;
-use crate::state::Isolate;
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

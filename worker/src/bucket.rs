@@ -55,10 +55,10 @@ use crate::config::{BucketConfig, Config};
 use crate::counters::{self, Counts};
 use crate::error::ApiError;
 use crate::http::Deferred;
+use crate::isolate::Isolate;
 use crate::policy;
 use crate::receipts::{self, Subject};
 use crate::sets;
-use crate::state::Isolate;
 use crate::time;
 
 /// Objects listed per backfill page (one queue batch send carries at most 100 messages).

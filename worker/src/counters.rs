@@ -65,7 +65,7 @@ pub const MAX_TOTAL_PAGES: usize = 10;
 /// The flag says whether shards were left unread (more than [`MAX_TOTAL_PAGES`] pages).
 pub async fn total<B: crate::backend::Backend>(
     backend: &B,
-    isolate: &crate::state::Isolate,
+    isolate: &crate::isolate::Isolate,
     tenant: &str,
 ) -> Result<(Counts, bool), crate::error::ApiError> {
     let mut sum = Counts::default();

@@ -32,9 +32,9 @@ use crate::backend::{Backend, ObjectRead};
 use crate::bucket::check_bytes;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::isolate::Isolate;
 use crate::receipts::{self, IndexEntry, Record, Status, Verified};
 use crate::sets;
-use crate::state::Isolate;
 use crate::time;
 
 /// Redirects followed at most per URL check.

@@ -17,7 +17,7 @@
 //! use schoon_worker::backend::{block_on, MemoryBackend};
 //! use schoon_worker::config::Config;
 //! use schoon_worker::http::{Head, Method};
-//! use schoon_worker::state::Isolate;
+//! use schoon_worker::isolate::Isolate;
 //!
 //! let config = Config::from_lookup(|name| match name {
 //!     "ALLOW_UNSIGNED_SETS" => Some("true".into()),
@@ -47,13 +47,13 @@ pub mod counters;
 pub mod error;
 pub mod followup;
 pub mod http;
+pub mod isolate;
 pub mod multipart;
 pub mod policy;
 pub mod query;
 pub mod ratelimit;
 pub mod receipts;
 pub mod sets;
-pub mod state;
 pub mod time;
 pub mod url;
 

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::Isolate;
+use crate::isolate::Isolate;
 
 /// KV key of the pointer.
 pub const POINTER_KEY: &str = "set:current";
