@@ -17,10 +17,11 @@ use crate::auth::{self, KeyRecord, Need, Principal, Scope, TenantRecord};
 use crate::backend::Backend;
 use crate::bucket;
 use crate::config::{Config, Policy, valid_tenant};
-use crate::counters::{self, Counts};
+use crate::counters::Counts;
 use crate::error::ApiError;
 use crate::http::{Deferred, Forward, HOP_BY_HOP, Head, Method, Outcome, Reply, Response};
 use crate::isolate::Isolate;
+use crate::keys;
 use crate::multipart;
 use crate::policy::{self, ListPolicy};
 use crate::query::{self, HashesIn, match_json, parse_json, verdict_of};
@@ -450,7 +451,7 @@ impl<B: Backend> App<'_, B> {
         let ip = head.header("cf-connecting-ip").unwrap_or("unknown");
         let burst = (rate / 4).max(10);
         self.isolate
-            .take_token(&format!("ip:{ip}"), self.backend.now_ms(), rate, burst)
+            .take_token(&keys::ip_limit(ip), self.backend.now_ms(), rate, burst)
             .map_err(|retry_after| ApiError::RateLimited { retry_after })
     }
 
@@ -464,7 +465,7 @@ impl<B: Backend> App<'_, B> {
         let now = self.backend.now_ms();
         let Some(counts) = self.isolate.take_flush(tenant, day, now) else { return Ok(()) };
         let text = serde_json::to_string(&counts).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let key = counters::shard_key(tenant, day, &self.isolate.id);
+        let key = keys::count_shard(tenant, day, &self.isolate.id);
         self.backend.kv_put(&key, &text, Some(&text)).await.map_err(ApiError::storage)
     }
 
@@ -828,7 +829,7 @@ impl<B: Backend> App<'_, B> {
         let pointer = sets::pointer(self.backend, self.config, self.isolate).await?;
         let meta = match pointer.filter.as_ref().filter(|f| f.version == version) {
             Some(m) => Some(m.clone()),
-            None => self.artifact_record(&sets::filter_record_key(version)).await?,
+            None => self.artifact_record(&keys::filter_record(version)).await?,
         };
         let meta =
             meta.ok_or_else(|| ApiError::NotFound(format!("no filter version {version}")))?;
@@ -837,7 +838,7 @@ impl<B: Backend> App<'_, B> {
 
     async fn filter_delta(&self, head: &Head, base: u64, version: u64) -> Result<Reply, ApiError> {
         let meta = self
-            .artifact_record(&sets::delta_record_key(base, version))
+            .artifact_record(&keys::delta_record(base, version))
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no filter delta {base} -> {version}")))?;
         Ok(Self::serve_immutable(head, &meta))
@@ -969,11 +970,11 @@ impl<B: Backend> App<'_, B> {
         for page_no in 0..MAX_PAGES {
             let page = self
                 .backend
-                .kv_list(&counters::prefix(tenant), cursor.as_deref(), 1000)
+                .kv_list(&keys::count_prefix(tenant), cursor.as_deref(), 1000)
                 .await
                 .map_err(ApiError::storage)?;
             for (key, meta) in &page.keys {
-                let Some((day, isolate)) = counters::parse_shard_key(tenant, key) else { continue };
+                let Some((day, isolate)) = keys::parse_count_shard(tenant, key) else { continue };
                 if isolate == self.isolate.id {
                     continue;
                 }
@@ -1192,7 +1193,7 @@ impl<B: Backend> App<'_, B> {
             let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
             policy.check(loaded.index.lists(), self.config.match_options.threshold)?
         };
-        let key = auth::tenant_key(tenant);
+        let key = keys::tenant(tenant);
         let existing: Option<TenantRecord> =
             match self.backend.kv_get(&key).await.map_err(ApiError::storage)? {
                 Some(t) => serde_json::from_str(&t).ok(),
@@ -1222,7 +1223,7 @@ impl<B: Backend> App<'_, B> {
         }
         let text = self
             .backend
-            .kv_get(&auth::tenant_key(tenant))
+            .kv_get(&keys::tenant(tenant))
             .await
             .map_err(ApiError::storage)?
             .ok_or_else(not_found)?;
@@ -1249,7 +1250,7 @@ impl<B: Backend> App<'_, B> {
         if !valid_tenant(tenant)
             || self
                 .backend
-                .kv_get(&auth::tenant_key(tenant))
+                .kv_get(&keys::tenant(tenant))
                 .await
                 .map_err(ApiError::storage)?
                 .is_none()
@@ -1266,10 +1267,7 @@ impl<B: Backend> App<'_, B> {
             created_ms: self.backend.now_ms(),
         };
         let text = serde_json::to_string(&record).map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.backend
-            .kv_put(&auth::api_key_key(&hash), &text, None)
-            .await
-            .map_err(ApiError::storage)?;
+        self.backend.kv_put(&keys::api_key(&hash), &text, None).await.map_err(ApiError::storage)?;
         let v = json!({ "tenant": tenant, "scope": record.scope, "api_key": api_key, "key_sha256": hash });
         Ok(Reply::respond(Response::json(201, &v)))
     }
@@ -1282,7 +1280,7 @@ impl<B: Backend> App<'_, B> {
                 "'{key_sha256}' is not a key's SHA-256 (64 lowercase hex digits)"
             )));
         }
-        let key = auth::api_key_key(key_sha256);
+        let key = keys::api_key(key_sha256);
         if self.backend.kv_get(&key).await.map_err(ApiError::storage)?.is_none() {
             return Err(ApiError::NotFound("no such key".into()));
         }
@@ -1292,11 +1290,15 @@ impl<B: Backend> App<'_, B> {
     }
 
     async fn admin_stats(&self, head: &Head) -> Result<Reply, ApiError> {
-        let page = self.backend.kv_list("tenant:", None, 1000).await.map_err(ApiError::storage)?;
+        let page = self
+            .backend
+            .kv_list(keys::TENANT_PREFIX, None, 1000)
+            .await
+            .map_err(ApiError::storage)?;
         let mut all = Vec::new();
         let mut rows = Vec::new();
         let mut tenants: Vec<&str> =
-            page.keys.iter().filter_map(|(k, _)| k.strip_prefix("tenant:")).collect();
+            page.keys.iter().filter_map(|(k, _)| keys::tenant_of(k)).collect();
         // The bucket scan's tenant need not have a tenant record (it has no keys).
         if let Some(b) = &self.config.bucket
             && !tenants.contains(&b.tenant.as_str())

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Head;
 use crate::isolate::Isolate;
+use crate::keys;
 use crate::policy::ListPolicy;
 
 /// What a key may do.
@@ -85,24 +86,18 @@ pub enum Need {
     Admin,
 }
 
-/// KV key of a tenant record.
-pub fn tenant_key(tenant: &str) -> String {
-    format!("tenant:{tenant}")
-}
-
-/// KV key of an API key record.
-pub fn api_key_key(key_sha256: &str) -> String {
-    format!("key:{key_sha256}")
-}
-
 async fn lookup<B: Backend>(backend: &B, key_hash: &str) -> Result<Option<Principal>, ApiError> {
-    let Some(text) = backend.kv_get(&api_key_key(key_hash)).await.map_err(ApiError::storage)?
+    let Some(text) = backend.kv_get(&keys::api_key(key_hash)).await.map_err(ApiError::storage)?
     else {
         return Ok(None);
     };
     let key: KeyRecord = serde_json::from_str(&text)
         .map_err(|e| ApiError::Internal(format!("stored key record is unreadable: {e}")))?;
-    let tenant = match backend.kv_get(&tenant_key(&key.tenant)).await.map_err(ApiError::storage)? {
+    let tenant = match backend
+        .kv_get(&keys::tenant(&key.tenant))
+        .await
+        .map_err(ApiError::storage)?
+    {
         Some(t) => serde_json::from_str(&t)
             .map_err(|e| ApiError::Internal(format!("stored tenant record is unreadable: {e}")))?,
         // A key whose tenant record is gone counts as a disabled tenant.
@@ -177,7 +172,7 @@ pub async fn tenant_record<B: Backend>(
     backend: &B,
 ) -> Result<Option<TenantRecord>, ApiError> {
     // The key cache holds key hashes (64 hex digits); `tenant:` entries cannot collide.
-    let cache_key = tenant_key(tenant);
+    let cache_key = keys::tenant(tenant);
     let now = backend.now_ms();
     if let Some(cached) = isolate.cached_key(&cache_key, now) {
         return Ok(cached.and_then(|p| match p {
@@ -208,9 +203,9 @@ pub async fn rate_limit<B: Backend>(
     let rate = tenant.rate_per_minute.unwrap_or(config.rate_per_minute);
     let burst = tenant.burst.unwrap_or(config.rate_burst);
     isolate
-        .take_token(&format!("t:{}", tenant.tenant), backend.now_ms(), rate, burst)
+        .take_token(&keys::tenant_limit(&tenant.tenant), backend.now_ms(), rate, burst)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    shared_limit(&format!("t:{}", tenant.tenant), backend).await
+    shared_limit(&keys::tenant_limit(&tenant.tenant), backend).await
 }
 
 /// Asks the shared limiter (when bound). A limiter failure lets the request through: the

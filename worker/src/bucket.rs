@@ -56,6 +56,7 @@ use crate::counters::{self, Counts};
 use crate::error::ApiError;
 use crate::http::Deferred;
 use crate::isolate::Isolate;
+use crate::keys;
 use crate::policy;
 use crate::receipts::{self, Subject};
 use crate::sets;
@@ -257,11 +258,6 @@ pub struct ObjectRecord {
     pub backfill: Option<String>,
 }
 
-/// KV key of an object's record.
-pub fn object_key(bucket: &str, key: &str) -> String {
-    format!("scan:{bucket}:{}", schoon_core::sha256(key.as_bytes()).to_hex())
-}
-
 /// A backfill's progress (`backfill:{id}` in KV).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backfill {
@@ -288,17 +284,6 @@ pub struct Backfill {
     /// Why the listing stopped early (its page message was dead-lettered).
     #[serde(default)]
     pub failed: Option<String>,
-}
-
-/// KV key of a backfill.
-pub fn backfill_key(id: &str) -> String {
-    format!("backfill:{id}")
-}
-
-/// The counter key of a backfill's objects (not a valid tenant id, so no tenant's counters can
-/// collide with it).
-pub fn backfill_counter(id: &str) -> String {
-    format!("~backfill.{id}")
 }
 
 /// The result of hashing and matching one object or download.
@@ -425,7 +410,9 @@ impl<B: Backend> Scanner<'_, B> {
         };
         out.extend(self.isolate.count(tenant, &day, &delta, now).map(absolute));
         if let Some(id) = backfill {
-            out.extend(self.isolate.count(&backfill_counter(id), &day, &delta, now).map(absolute));
+            out.extend(
+                self.isolate.count(&keys::backfill_counter(id), &day, &delta, now).map(absolute),
+            );
         }
     }
 
@@ -440,7 +427,7 @@ impl<B: Backend> Scanner<'_, B> {
     async fn save(&self, record: &ObjectRecord) -> Result<(), ApiError> {
         let meta = json!({ "state": record.state, "reason": record.reason }).to_string();
         self.backend
-            .kv_put(&object_key(&record.bucket, &record.key), &to_text(record)?, Some(&meta))
+            .kv_put(&keys::scan_object(&record.bucket, &record.key), &to_text(record)?, Some(&meta))
             .await
             .map_err(ApiError::storage)
     }
@@ -490,7 +477,9 @@ impl<B: Backend> Scanner<'_, B> {
                 let reason = if b == bucket.name { reason } else { "unknown_bucket" };
                 let mut record = skip(b, key, reason, None);
                 // A deleted object keeps what its check found.
-                if let Ok(Some(old)) = self.load(&object_key(&record.bucket, &record.key)).await {
+                if let Ok(Some(old)) =
+                    self.load(&keys::scan_object(&record.bucket, &record.key)).await
+                {
                     record.verdict = old.verdict;
                     record.receipts = old.receipts;
                     record.etag = old.etag;
@@ -528,7 +517,7 @@ impl<B: Backend> Scanner<'_, B> {
         out: &mut Vec<Deferred>,
         reading: &Mutex<()>,
     ) -> Ack {
-        let record_key = object_key(&bucket.name, &key);
+        let record_key = keys::scan_object(&bucket.name, &key);
         let old = match self.load(&record_key).await {
             Ok(o) => o,
             Err(e) => return Ack::Retry(self.retry_delay(bucket, None, &key, &backfill, e).await),
@@ -706,7 +695,7 @@ impl<B: Backend> Scanner<'_, B> {
     async fn dead_letter(&self, bucket: &BucketConfig, job: Job, out: &mut Vec<Deferred>) -> Ack {
         match job {
             Job::Check { bucket: b, key, backfill, etag } => {
-                let old = match self.load(&object_key(&b, &key)).await {
+                let old = match self.load(&keys::scan_object(&b, &key)).await {
                     Ok(o) => o,
                     Err(_) => return Ack::Retry(self.delay(bucket, 1)),
                 };
@@ -755,7 +744,7 @@ impl<B: Backend> Scanner<'_, B> {
     }
 
     async fn load_backfill(&self, id: &str) -> Result<Option<Backfill>, ApiError> {
-        match self.backend.kv_get(&backfill_key(id)).await.map_err(ApiError::storage)? {
+        match self.backend.kv_get(&keys::backfill(id)).await.map_err(ApiError::storage)? {
             None => Ok(None),
             Some(t) => serde_json::from_str(&t).map(Some).map_err(|e| {
                 ApiError::Internal(format!("stored backfill {id} is unreadable: {e}"))
@@ -872,7 +861,10 @@ fn skipped() -> Counts {
 
 async fn save_backfill<B: Backend>(backend: &B, b: &Backfill) -> Result<(), ApiError> {
     let meta = json!({ "started_ms": b.started_ms }).to_string();
-    backend.kv_put(&backfill_key(&b.id), &to_text(b)?, Some(&meta)).await.map_err(ApiError::storage)
+    backend
+        .kv_put(&keys::backfill(&b.id), &to_text(b)?, Some(&meta))
+        .await
+        .map_err(ApiError::storage)
 }
 
 /// The body of `POST /v1/admin/backfill`.
@@ -946,7 +938,8 @@ pub async fn progress_json<B: Backend>(
     totals: &Counts,
 ) -> Result<Option<Value>, ApiError> {
     let Some(bucket) = &config.bucket else { return Ok(None) };
-    let page = backend.kv_list("backfill:", None, 1000).await.map_err(ApiError::storage)?;
+    let page =
+        backend.kv_list(keys::BACKFILL_PREFIX, None, 1000).await.map_err(ApiError::storage)?;
     let mut found: Vec<(u64, String)> = page
         .keys
         .iter()
@@ -956,18 +949,19 @@ pub async fn progress_json<B: Backend>(
                 .and_then(|m| serde_json::from_str::<Value>(m).ok())
                 .and_then(|v| v.get("started_ms").and_then(Value::as_u64))
                 .unwrap_or(0);
-            k.strip_prefix("backfill:").map(|id| (started, id.to_owned()))
+            keys::backfill_of(k).map(|id| (started, id.to_owned()))
         })
         .collect();
     found.sort();
     let newest = found.iter().rev().take(MAX_BACKFILLS_SHOWN as usize);
     let mut backfills = Vec::new();
     for (_, id) in newest {
-        let Some(text) = backend.kv_get(&backfill_key(id)).await.map_err(ApiError::storage)? else {
+        let Some(text) = backend.kv_get(&keys::backfill(id)).await.map_err(ApiError::storage)?
+        else {
             continue;
         };
         let Ok(b) = serde_json::from_str::<Backfill>(&text) else { continue };
-        let (outcomes, _) = counters::total(backend, isolate, &backfill_counter(id)).await?;
+        let (outcomes, _) = counters::total(backend, isolate, &keys::backfill_counter(id)).await?;
         backfills.push(backfill_json(&b, &outcomes));
     }
     Ok(Some(json!({

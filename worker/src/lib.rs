@@ -48,6 +48,7 @@ pub mod error;
 pub mod followup;
 pub mod http;
 pub mod isolate;
+pub mod keys;
 pub mod multipart;
 pub mod policy;
 pub mod query;
