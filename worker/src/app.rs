@@ -13,20 +13,23 @@ use schoon_core::set::{Match, Query};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::auth::{self, KeyRecord, Need, Principal, Scope, TenantRecord};
+use crate::artifact::ArtifactMeta;
+use crate::auth::{self, Need};
 use crate::backend::Backend;
 use crate::bucket;
 use crate::config::{Config, Policy, valid_tenant};
 use crate::counters::Counts;
 use crate::error::ApiError;
-use crate::http::{Deferred, Forward, HOP_BY_HOP, Head, Method, Outcome, Reply, Response};
+use crate::http::{Deferred, Forward, HOP_BY_HOP, Head, Method, NDJSON, Outcome, Reply, Response};
 use crate::isolate::Isolate;
 use crate::keys;
 use crate::multipart;
 use crate::policy::{self, ListPolicy};
 use crate::query::{self, HashesIn, match_json, parse_json, verdict_of};
-use crate::receipts::{self, ListFilter, Status, Subject};
-use crate::sets::{self, ArtifactMeta};
+use crate::receipts::{self, ListFilter, Status};
+use crate::sets;
+use crate::subject::Subject;
+use crate::tenant::{KeyRecord, Principal, Scope, TenantRecord};
 use crate::time;
 
 /// Body limit of small JSON routes (follow-ups, receipt verification, tenant settings).
@@ -209,7 +212,7 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
         }
         ["check"] => {
             only(head, POST)?;
-            media(head, &[crate::bulk::NDJSON], "check")?;
+            media(head, &[NDJSON], "check")?;
             Ok(Planned {
                 route: Route::Check,
                 body_limit: sized(head, config.check_max_bytes, "check body")?,
@@ -542,8 +545,13 @@ impl<B: Backend> App<'_, B> {
         let (query, windows) = (hashes.to_query()?, hashes.windows()?);
         let subject = hashes.subject()?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-        let matches =
-            policy::lookup(&tenant, &loaded.index, &query, &windows, &self.config.match_options);
+        let matches = policy::lookup(
+            &tenant.policy,
+            &loaded.index,
+            &query,
+            &windows,
+            &self.config.match_options,
+        );
         let v =
             self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version, &subject).await?;
         Ok(Reply { outcome: Outcome::Respond(Response::json(200, &v.body)), deferred: v.deferred })

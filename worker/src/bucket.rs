@@ -49,7 +49,7 @@ use schoon_core::{ErrorKind, HashOptions, PdqMode, Report};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::{self, TenantRecord};
+use crate::auth;
 use crate::backend::{Backend, ObjectRead};
 use crate::config::{BucketConfig, Config};
 use crate::counters::{self, Counts};
@@ -58,8 +58,10 @@ use crate::http::Deferred;
 use crate::isolate::Isolate;
 use crate::keys;
 use crate::policy;
-use crate::receipts::{self, Subject};
+use crate::receipts;
 use crate::sets;
+use crate::subject::Subject;
+use crate::tenant::TenantRecord;
 use crate::time;
 
 /// Objects listed per backfill page (one queue batch send carries at most 100 messages).
@@ -309,7 +311,8 @@ pub fn check_bytes(config: &Config, index: &Index, tenant: &TenantRecord, bytes:
     let report = schoon_core::hash_bytes(bytes, &options);
     let image = report.image.as_ref().ok();
     let query = Query::from_hashes(&report.exact, image);
-    let matches = policy::lookup_hashed(tenant, index, &report.exact, image, &config.match_options);
+    let matches =
+        policy::lookup_hashed(&tenant.policy, index, &report.exact, image, &config.match_options);
     Hashed { report, query, matches }
 }
 
@@ -961,7 +964,9 @@ pub async fn progress_json<B: Backend>(
             continue;
         };
         let Ok(b) = serde_json::from_str::<Backfill>(&text) else { continue };
-        let (outcomes, _) = counters::total(backend, isolate, &keys::backfill_counter(id)).await?;
+        let name = keys::backfill_counter(id);
+        let (outcomes, _) =
+            counters::total(backend, &isolate.id, &isolate.counts_of(&name), &name).await?;
         backfills.push(backfill_json(&b, &outcomes));
     }
     Ok(Some(json!({

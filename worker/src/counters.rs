@@ -66,7 +66,8 @@ pub const MAX_TOTAL_PAGES: usize = 10;
 /// The flag says whether shards were left unread (more than [`MAX_TOTAL_PAGES`] pages).
 pub async fn total<B: crate::backend::Backend>(
     backend: &B,
-    isolate: &crate::isolate::Isolate,
+    isolate_id: &str,
+    local: &[(String, Counts)],
     tenant: &str,
 ) -> Result<(Counts, bool), crate::error::ApiError> {
     let mut sum = Counts::default();
@@ -79,7 +80,7 @@ pub async fn total<B: crate::backend::Backend>(
             .map_err(crate::error::ApiError::storage)?;
         for (key, meta) in &page.keys {
             let Some((_, shard_isolate)) = keys::parse_count_shard(tenant, key) else { continue };
-            if shard_isolate == isolate.id {
+            if shard_isolate == isolate_id {
                 continue;
             }
             if let Some(c) = meta.as_deref().and_then(|m| serde_json::from_str::<Counts>(m).ok()) {
@@ -92,8 +93,8 @@ pub async fn total<B: crate::backend::Backend>(
         }
         truncated = page_no + 1 == MAX_TOTAL_PAGES;
     }
-    for (_, c) in isolate.counts_of(tenant) {
-        sum.add(&c);
+    for (_, c) in local {
+        sum.add(c);
     }
     Ok((sum, truncated))
 }

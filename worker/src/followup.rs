@@ -27,7 +27,6 @@ use schoon_core::{HashOptions, PdqHash, PdqMode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::TenantRecord;
 use crate::backend::{Backend, ObjectRead};
 use crate::bucket::check_bytes;
 use crate::config::Config;
@@ -36,6 +35,7 @@ use crate::isolate::Isolate;
 use crate::keys;
 use crate::receipts::{self, IndexEntry, Record, Status, Verified};
 use crate::sets;
+use crate::tenant::TenantRecord;
 use crate::time;
 
 /// Redirects followed at most per URL check.

@@ -127,6 +127,9 @@ pub fn percent_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
 
+/// The media type of `/v1/check` request and answer bodies (NDJSON, see `bulk`).
+pub const NDJSON: &str = "application/x-ndjson";
+
 /// A response decided by the handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

@@ -38,6 +38,7 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod app;
+pub mod artifact;
 pub mod auth;
 pub mod backend;
 pub mod bucket;
@@ -55,6 +56,8 @@ pub mod query;
 pub mod ratelimit;
 pub mod receipts;
 pub mod sets;
+pub mod subject;
+pub mod tenant;
 pub mod time;
 pub mod url;
 

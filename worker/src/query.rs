@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::receipts::Subject;
+use crate::subject::Subject;
 
 /// Longest object id (`id`) a check may carry, in bytes.
 pub const MAX_ID_BYTES: usize = 512;

@@ -16,11 +16,10 @@
 use std::rc::Rc;
 
 use futures_util::FutureExt;
-use futures_util::future::{LocalBoxFuture, Shared};
 use schoon_core::set::{Artifact, Filter, HashKind, Index};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::artifact::{ArtifactMeta, IndexLoad, LoadedIndex, Pointer};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -33,54 +32,6 @@ const ROOM: usize = 48 << 20;
 
 /// How many deltas the pointer lists (the newest).
 const MAX_DELTAS: usize = 32;
-
-/// A published artifact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactMeta {
-    /// The set version.
-    pub version: u64,
-    /// For a delta, the version it applies to (0 otherwise).
-    #[serde(default)]
-    pub base_version: u64,
-    /// The R2 object key.
-    pub object: String,
-    /// SHA-256 of the whole file, hex (the strong ETag).
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// The set's creation time, unix seconds (from its header).
-    pub created: u64,
-    /// When this worker published it, unix milliseconds.
-    pub published_ms: u64,
-    /// The signer's key id, if signed.
-    pub key_id: Option<String>,
-    /// How the signature was checked (`verified`, `unsigned`, ...).
-    pub signature: String,
-}
-
-/// What is current.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pointer {
-    /// The current index.
-    pub index: Option<ArtifactMeta>,
-    /// The current filter.
-    pub filter: Option<ArtifactMeta>,
-    /// Deltas between published filter versions (newest last).
-    #[serde(default)]
-    pub deltas: Vec<ArtifactMeta>,
-}
-
-/// An index loaded in this isolate.
-#[derive(Debug)]
-pub struct LoadedIndex {
-    /// The index.
-    pub index: Index,
-    /// What was published.
-    pub meta: ArtifactMeta,
-}
-
-/// The in-flight load of an index version, shared by every request that waits for it.
-pub type IndexLoad = Shared<LocalBoxFuture<'static, Result<Rc<LoadedIndex>, ApiError>>>;
 
 /// Reads the pointer from KV (no cache).
 pub async fn read_pointer<B: Backend>(backend: &B) -> Result<Pointer, ApiError> {

@@ -394,7 +394,10 @@ fn followup_env(
         env.backend.delete_upload(&key);
         for id in &ids {
             let mut r = env.receipt(id);
-            r.subject = receipts::Subject { url: Some((*url).to_owned()), ..Default::default() };
+            r.subject = schoon_worker::subject::Subject {
+                url: Some((*url).to_owned()),
+                ..Default::default()
+            };
             env.backend.kv_set(&keys::receipt(id), &serde_json::to_string(&r).unwrap());
         }
         by_url.push(((*url).to_owned(), ids));
