@@ -47,6 +47,7 @@ pub mod config;
 pub mod counters;
 pub mod error;
 pub mod followup;
+mod handlers;
 pub mod http;
 pub mod isolate;
 pub mod keys;
