@@ -398,7 +398,7 @@ impl<B: Backend> App<'_, B> {
             Route::AdminBackfill => {
                 self.admin(head).await?;
                 let input = parse_json(&body)?;
-                let b = crate::bucket::start_backfill(self.backend, self.config, input).await?;
+                let b = crate::backfill::start_backfill(self.backend, self.config, input).await?;
                 json(202, json!({ "backfill": b }))
             }
         }

@@ -41,6 +41,7 @@ pub mod app;
 pub mod artifact;
 pub mod auth;
 pub mod backend;
+pub mod backfill;
 pub mod bucket;
 pub mod bulk;
 pub mod config;

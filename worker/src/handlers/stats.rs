@@ -132,7 +132,7 @@ impl<B: Backend> App<'_, B> {
             .collect();
         let bucket = match self.config.bucket.as_ref().filter(|b| b.tenant == tenant) {
             Some(_) => {
-                crate::bucket::progress_json(self.backend, self.isolate, self.config, &total)
+                crate::backfill::progress_json(self.backend, self.isolate, self.config, &total)
                     .await?
             }
             None => None,
