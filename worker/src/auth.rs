@@ -7,71 +7,15 @@
 //! receipts and statistics. The admin key is not stored at all: the worker holds its SHA-256
 //! (`ADMIN_KEY_SHA256`).
 
-use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::http::Head;
-use crate::policy::ListPolicy;
-use crate::state::Isolate;
-
-/// What a key may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Checks only: safe to embed in a page.
-    Browser,
-    /// Checks, receipts, follow-ups, statistics.
-    Server,
-}
-
-/// A tenant's settings (`tenant:{id}` in KV).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantRecord {
-    /// The tenant id.
-    pub tenant: String,
-    /// Requests per minute (per isolate); `None` uses `RATE_PER_MINUTE`; 0 is unlimited.
-    #[serde(default)]
-    pub rate_per_minute: Option<u32>,
-    /// Burst; `None` uses `RATE_BURST`.
-    #[serde(default)]
-    pub burst: Option<u32>,
-    /// A disabled tenant's keys are refused with 403.
-    #[serde(default)]
-    pub disabled: bool,
-    /// When the record was created, unix milliseconds.
-    pub created_ms: u64,
-    /// Which lists the tenant is matched against (`lists`, `categories`, `thresholds` at the
-    /// record's top level; absent in records written before policies existed).
-    #[serde(flatten)]
-    pub policy: ListPolicy,
-}
-
-/// An API key's record (`key:{sha256}` in KV).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyRecord {
-    /// The tenant the key belongs to.
-    pub tenant: String,
-    /// What it may do.
-    pub scope: Scope,
-    /// When it was issued, unix milliseconds.
-    pub created_ms: u64,
-}
-
-/// Who is asking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// A tenant's key.
-    Tenant {
-        /// The tenant's settings.
-        tenant: TenantRecord,
-        /// The key's scope.
-        scope: Scope,
-    },
-    /// The admin key.
-    Admin,
-}
+use crate::isolate::Isolate;
+use crate::keys;
+use crate::tenant::{KeyRecord, Principal, Scope, TenantRecord};
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,28 +28,18 @@ pub enum Need {
     Admin,
 }
 
-/// KV key of a tenant record.
-pub fn tenant_key(tenant: &str) -> String {
-    format!("tenant:{tenant}")
-}
-
-/// KV key of an API key record.
-pub fn api_key_key(key_sha256: &str) -> String {
-    format!("key:{key_sha256}")
-}
-
-fn equal_time(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn lookup<B: Backend>(backend: &B, key_hash: &str) -> Result<Option<Principal>, ApiError> {
-    let Some(text) = backend.kv_get(&api_key_key(key_hash)).await.map_err(ApiError::storage)?
+    let Some(text) = backend.kv_get(&keys::api_key(key_hash)).await.map_err(ApiError::storage)?
     else {
         return Ok(None);
     };
     let key: KeyRecord = serde_json::from_str(&text)
         .map_err(|e| ApiError::Internal(format!("stored key record is unreadable: {e}")))?;
-    let tenant = match backend.kv_get(&tenant_key(&key.tenant)).await.map_err(ApiError::storage)? {
+    let tenant = match backend
+        .kv_get(&keys::tenant(&key.tenant))
+        .await
+        .map_err(ApiError::storage)?
+    {
         Some(t) => serde_json::from_str(&t)
             .map_err(|e| ApiError::Internal(format!("stored tenant record is unreadable: {e}")))?,
         // A key whose tenant record is gone counts as a disabled tenant.
@@ -130,7 +64,7 @@ pub async fn authenticate<B: Backend>(
         ));
     };
     let hash = schoon_core::sha256(token.as_bytes());
-    if config.admin_key_sha256.as_ref().is_some_and(|a| equal_time(a, &hash.0)) {
+    if config.admin_key_sha256.as_ref().is_some_and(|a| bool::from(a.ct_eq(&hash.0))) {
         return match need {
             Need::Check => Err(ApiError::Forbidden(
                 "the admin key cannot make checks: use a tenant key".into(),
@@ -180,7 +114,7 @@ pub async fn tenant_record<B: Backend>(
     backend: &B,
 ) -> Result<Option<TenantRecord>, ApiError> {
     // The key cache holds key hashes (64 hex digits); `tenant:` entries cannot collide.
-    let cache_key = tenant_key(tenant);
+    let cache_key = keys::tenant(tenant);
     let now = backend.now_ms();
     if let Some(cached) = isolate.cached_key(&cache_key, now) {
         return Ok(cached.and_then(|p| match p {
@@ -211,9 +145,9 @@ pub async fn rate_limit<B: Backend>(
     let rate = tenant.rate_per_minute.unwrap_or(config.rate_per_minute);
     let burst = tenant.burst.unwrap_or(config.rate_burst);
     isolate
-        .take_token(&format!("t:{}", tenant.tenant), backend.now_ms(), rate, burst)
+        .take_token(&keys::tenant_limit(&tenant.tenant), backend.now_ms(), rate, burst)
         .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
-    shared_limit(&format!("t:{}", tenant.tenant), backend).await
+    shared_limit(&keys::tenant_limit(&tenant.tenant), backend).await
 }
 
 /// Asks the shared limiter (when bound). A limiter failure lets the request through: the

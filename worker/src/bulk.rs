@@ -30,15 +30,18 @@ use schoon_core::set::Query;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
-use crate::auth::{self, Need, Principal, Scope, TenantRecord};
+use crate::artifact::LoadedIndex;
+use crate::auth::{self, Need};
 use crate::backend::Backend;
 use crate::error::{ApiError, code_for, status_for};
+use crate::http::NDJSON;
 use crate::http::{Deferred, Head, Outcome, Reply, Response};
 use crate::policy;
 pub use crate::query::MAX_ID_BYTES;
 use crate::query::{self, HashesIn};
-use crate::receipts::Subject;
-use crate::sets::{self, LoadedIndex};
+use crate::sets;
+use crate::subject::Subject;
+use crate::tenant::{Principal, Scope, TenantRecord};
 
 /// Fields of `schoon hash` output that a line may carry and the check ignores (the file's
 /// path, size, dimensions, format, region, a hashing error, and the secondary perceptual
@@ -64,9 +67,6 @@ pub const IGNORED_FIELDS: &[&str] = &[
 /// How many lines' receipts are written at once: the Workers runtime keeps at most six
 /// connections (KV included) open per request, more would only wait.
 pub const CONCURRENT_LINES: usize = 6;
-
-/// The media type of the request and answer bodies.
-pub const NDJSON: &str = "application/x-ndjson";
 
 /// A line ready to look up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,7 +227,7 @@ impl<B: Backend> App<'_, B> {
             Err(e) => return (error_line(number, id.as_deref(), &e), Vec::new()),
         };
         let options = &self.config.match_options;
-        let matches = policy::lookup(tenant, &loaded.index, &c.query, &c.windows, options);
+        let matches = policy::lookup(&tenant.policy, &loaded.index, &c.query, &c.windows, options);
         let version = loaded.meta.version;
         match self.verdict(&tenant.tenant, &c.query, &matches, version, &c.subject).await {
             Err(e) => (error_line(number, id.as_deref(), &e), Vec::new()),

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::http::Deferred;
+use crate::keys;
 
 /// Counts of one tenant (per day, per isolate, or summed). Shards written before a field
 /// existed read it as 0.
@@ -65,7 +66,8 @@ pub const MAX_TOTAL_PAGES: usize = 10;
 /// The flag says whether shards were left unread (more than [`MAX_TOTAL_PAGES`] pages).
 pub async fn total<B: crate::backend::Backend>(
     backend: &B,
-    isolate: &crate::state::Isolate,
+    isolate_id: &str,
+    local: &[(String, Counts)],
     tenant: &str,
 ) -> Result<(Counts, bool), crate::error::ApiError> {
     let mut sum = Counts::default();
@@ -73,12 +75,12 @@ pub async fn total<B: crate::backend::Backend>(
     let mut truncated = false;
     for page_no in 0..MAX_TOTAL_PAGES {
         let page = backend
-            .kv_list(&prefix(tenant), cursor.as_deref(), 1000)
+            .kv_list(&keys::count_prefix(tenant), cursor.as_deref(), 1000)
             .await
             .map_err(crate::error::ApiError::storage)?;
         for (key, meta) in &page.keys {
-            let Some((_, shard_isolate)) = parse_shard_key(tenant, key) else { continue };
-            if shard_isolate == isolate.id {
+            let Some((_, shard_isolate)) = keys::parse_count_shard(tenant, key) else { continue };
+            if shard_isolate == isolate_id {
                 continue;
             }
             if let Some(c) = meta.as_deref().and_then(|m| serde_json::from_str::<Counts>(m).ok()) {
@@ -91,25 +93,10 @@ pub async fn total<B: crate::backend::Backend>(
         }
         truncated = page_no + 1 == MAX_TOTAL_PAGES;
     }
-    for (_, c) in isolate.counts_of(tenant) {
-        sum.add(&c);
+    for (_, c) in local {
+        sum.add(c);
     }
     Ok((sum, truncated))
-}
-
-/// The KV key prefix of a tenant's shards.
-pub fn prefix(tenant: &str) -> String {
-    format!("count:{tenant}:")
-}
-
-/// The KV key of one shard.
-pub fn shard_key(tenant: &str, day: &str, isolate: &str) -> String {
-    format!("count:{tenant}:{day}:{isolate}")
-}
-
-/// Splits a shard key into `(day, isolate)`.
-pub fn parse_shard_key<'a>(tenant: &str, key: &'a str) -> Option<(&'a str, &'a str)> {
-    key.strip_prefix("count:")?.strip_prefix(tenant)?.strip_prefix(':')?.split_once(':')
 }
 
 #[derive(Debug, Default)]
@@ -207,13 +194,5 @@ mod tests {
         assert!(c.of("other").is_empty());
         c.prune("2026-11-30");
         assert!(c.of("acme").is_empty());
-    }
-
-    #[test]
-    fn shard_keys_round_trip() {
-        let k = shard_key("acme", "2026-11-29", "abcd");
-        assert_eq!(parse_shard_key("acme", &k), Some(("2026-11-29", "abcd")));
-        assert_eq!(parse_shard_key("acm", &k), None);
-        assert!(k.starts_with(&prefix("acme")));
     }
 }

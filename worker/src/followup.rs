@@ -27,14 +27,15 @@ use schoon_core::{HashOptions, PdqHash, PdqMode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::TenantRecord;
 use crate::backend::{Backend, ObjectRead};
 use crate::bucket::check_bytes;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::isolate::Isolate;
+use crate::keys;
 use crate::receipts::{self, IndexEntry, Record, Status, Verified};
 use crate::sets;
-use crate::state::Isolate;
+use crate::tenant::TenantRecord;
 use crate::time;
 
 /// Redirects followed at most per URL check.
@@ -42,12 +43,6 @@ pub const MAX_REDIRECTS: usize = 3;
 
 /// Listing pages (of 1000 receipts) read at most per run.
 pub const MAX_PAGES_PER_RUN: usize = 10;
-
-/// KV key of the job's cursor.
-pub const CURSOR_KEY: &str = "followup:cursor";
-
-/// KV key of the last run's summary.
-pub const LAST_RUN_KEY: &str = "followup:last";
 
 /// Where the next run resumes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,7 +242,7 @@ pub async fn check_record<B: Backend>(
 
 async fn save_cursor<B: Backend>(backend: &B, cursor: &Cursor) -> Result<(), ApiError> {
     let text = serde_json::to_string(cursor).map_err(|e| ApiError::Internal(e.to_string()))?;
-    backend.kv_put(CURSOR_KEY, &text, None).await.map_err(ApiError::storage)
+    backend.kv_put(keys::FOLLOWUP_CURSOR, &text, None).await.map_err(ApiError::storage)
 }
 
 /// One run of the scheduled job (see the module docs).
@@ -257,10 +252,11 @@ pub async fn run<B: Backend>(
     isolate: &Isolate,
 ) -> Result<RunReport, ApiError> {
     let now = backend.now_ms();
-    let mut cursor: Cursor = match backend.kv_get(CURSOR_KEY).await.map_err(ApiError::storage)? {
-        Some(t) => serde_json::from_str(&t).unwrap_or_default(),
-        None => Cursor::default(),
-    };
+    let mut cursor: Cursor =
+        match backend.kv_get(keys::FOLLOWUP_CURSOR).await.map_err(ApiError::storage)? {
+            Some(t) => serde_json::from_str(&t).unwrap_or_default(),
+            None => Cursor::default(),
+        };
     // Without an index, the receipts' own hashes still decide.
     let loaded = sets::current_index(backend, config, isolate).await.ok();
     let index = loaded.as_ref().map(|l| &l.index);
@@ -268,7 +264,7 @@ pub async fn run<B: Backend>(
     let budget = config.followup.per_run;
     'pages: for _ in 0..MAX_PAGES_PER_RUN {
         let page = backend
-            .kv_list("receipts:", cursor.page.as_deref(), 1000)
+            .kv_list(keys::RECEIPT_INDEX_PREFIX, cursor.page.as_deref(), 1000)
             .await
             .map_err(ApiError::storage)?;
         report.pages += 1;
@@ -338,7 +334,7 @@ pub async fn run<B: Backend>(
     }
     save_cursor(backend, &cursor).await?;
     let text = serde_json::to_string(&report).map_err(|e| ApiError::Internal(e.to_string()))?;
-    backend.kv_put(LAST_RUN_KEY, &text, None).await.map_err(ApiError::storage)?;
+    backend.kv_put(keys::FOLLOWUP_LAST_RUN, &text, None).await.map_err(ApiError::storage)?;
     Ok(report)
 }
 

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::followup;
 use crate::http::{self, Deferred, Forward, Head, Method, Outcome, Reply};
-use crate::state::Isolate;
+use crate::isolate::Isolate;
 
 const KV: &str = "SCHOON_KV";
 const R2: &str = "SCHOON_R2";

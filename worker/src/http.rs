@@ -123,27 +123,12 @@ impl Head {
 /// Decodes `%XX` escapes and `+` (invalid escapes are kept as they are; invalid UTF-8 is
 /// replaced).
 pub fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while let Some(&c) = b.get(i) {
-        let hex = |j: usize| b.get(j).and_then(|&h| char::from(h).to_digit(16));
-        match c {
-            b'%' => match (hex(i + 1), hex(i + 2)) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(c),
-            },
-            b'+' => out.push(b' '),
-            _ => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    // `+` first: a `%2B` stays a literal plus.
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
 }
+
+/// The media type of `/v1/check` request and answer bodies (NDJSON, see `bulk`).
+pub const NDJSON: &str = "application/x-ndjson";
 
 /// A response decided by the handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,5 +307,6 @@ mod tests {
         assert_eq!(percent_decode("%"), "%");
         assert_eq!(percent_decode("%e2%82%ac"), "€");
         assert_eq!(percent_decode("%ff"), "\u{fffd}");
+        assert_eq!(percent_decode("a+b%2B%zz%4"), "a b+%zz%4");
     }
 }

@@ -17,7 +17,7 @@
 //! use schoon_worker::backend::{block_on, MemoryBackend};
 //! use schoon_worker::config::Config;
 //! use schoon_worker::http::{Head, Method};
-//! use schoon_worker::state::Isolate;
+//! use schoon_worker::isolate::Isolate;
 //!
 //! let config = Config::from_lookup(|name| match name {
 //!     "ALLOW_UNSIGNED_SETS" => Some("true".into()),
@@ -38,22 +38,28 @@
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
 pub mod app;
+pub mod artifact;
 pub mod auth;
 pub mod backend;
+pub mod backfill;
 pub mod bucket;
 pub mod bulk;
 pub mod config;
 pub mod counters;
 pub mod error;
 pub mod followup;
+mod handlers;
 pub mod http;
+pub mod isolate;
+pub mod keys;
 pub mod multipart;
 pub mod policy;
 pub mod query;
 pub mod ratelimit;
 pub mod receipts;
 pub mod sets;
-pub mod state;
+pub mod subject;
+pub mod tenant;
 pub mod time;
 pub mod url;
 

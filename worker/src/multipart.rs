@@ -1,7 +1,7 @@
 //! Just enough `multipart/form-data` (RFC 7578) to find the files of an upload form.
 //!
 //! The gate checks every part that has a `filename`; other fields pass unchecked. Parsing is
-//! linear in the body (the delimiter is found with Knuth-Morris-Pratt, so no input makes it
+//! linear in the body (the delimiter is found with `memchr::memmem`, so no input makes it
 //! quadratic) and refuses, rather than guesses at, anything malformed.
 
 /// One file part.
@@ -42,42 +42,17 @@ pub fn boundary(content_type: &str) -> Option<String> {
             let (k, v) = p.split_once('=')?;
             k.trim().eq_ignore_ascii_case("boundary").then(|| v.trim().trim_matches('"').to_owned())
         })
-        .filter(|b| !b.is_empty() && b.len() <= 200)
+        .filter(|b| !b.is_empty() && b.len() <= 200 && !b.contains(['\r', '\n']))
 }
 
-/// Every start offset of `needle` in `haystack` (Knuth-Morris-Pratt).
+/// Every start offset of `needle` in `haystack`, not overlapping (`memchr::memmem`, linear).
+/// The delimiters searched for cannot overlap themselves: each begins with CRLF, and a boundary
+/// holds no CR or LF ([`boundary`] refuses one), so no occurrence is missed.
 fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
-    let mut out = Vec::new();
     if needle.is_empty() {
-        return out;
+        return Vec::new();
     }
-    let mut fail = vec![0usize; needle.len()];
-    let mut k = 0;
-    for i in 1..needle.len() {
-        while k > 0 && needle.get(i) != needle.get(k) {
-            k = fail.get(k - 1).copied().unwrap_or(0);
-        }
-        if needle.get(i) == needle.get(k) {
-            k += 1;
-        }
-        if let Some(f) = fail.get_mut(i) {
-            *f = k;
-        }
-    }
-    let mut q = 0;
-    for (i, c) in haystack.iter().enumerate() {
-        while q > 0 && needle.get(q) != Some(c) {
-            q = fail.get(q - 1).copied().unwrap_or(0);
-        }
-        if needle.get(q) == Some(c) {
-            q += 1;
-        }
-        if q == needle.len() {
-            out.push(i + 1 - q);
-            q = fail.get(q - 1).copied().unwrap_or(0);
-        }
-    }
-    out
+    memchr::memmem::find_iter(haystack, needle).collect()
 }
 
 /// The value of a `Content-Disposition` parameter.
@@ -217,9 +192,11 @@ mod tests {
     }
 
     #[test]
-    fn kmp_is_exact() {
-        assert_eq!(find_all(b"aaaa", b"aa"), vec![0, 1, 2]);
+    fn search_is_exact() {
+        assert_eq!(find_all(b"aaaa", b"aa"), vec![0, 2]);
         assert_eq!(find_all(b"abababc", b"ababc"), vec![2]);
         assert_eq!(find_all(b"", b"a"), Vec::<usize>::new());
+        assert_eq!(find_all(b"x\r\n--b\r\n--b", b"\r\n--b"), vec![1, 6]);
+        assert_eq!(boundary("multipart/form-data; boundary=\"a\r\n--a\""), None);
     }
 }

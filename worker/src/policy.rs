@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use schoon_core::set::{HashKind, Match};
-//! use schoon_worker::auth::TenantRecord;
+//! use schoon_worker::tenant::TenantRecord;
 //! use schoon_worker::policy::{self, ListPolicy};
 //!
 //! let m = |list: &str, category: &str, distance| Match {
@@ -32,7 +32,7 @@
 //!     },
 //!     ..TenantRecord::default()
 //! };
-//! let kept = policy::apply(&tenant, vec![m("a", "csam", 20), m("b", "csam", 20), m("c", "csam", 0)]);
+//! let kept = policy::apply(&tenant.policy, vec![m("a", "csam", 20), m("b", "csam", 20), m("c", "csam", 0)]);
 //! assert_eq!(kept, vec![m("a", "csam", 20)]);
 //! ```
 
@@ -43,10 +43,9 @@ use schoon_core::set::{HashKind, Index, ListMeta, Match, MatchOptions, Query};
 use schoon_core::{ExactHashes, ImageHashes, PdqHash};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::TenantRecord;
 use crate::error::ApiError;
 
-/// A tenant's choice of lists (stored flattened in its [`TenantRecord`]: the fields `lists`,
+/// A tenant's choice of lists (stored flattened in its `TenantRecord`: the fields `lists`,
 /// `categories` and `thresholds`; records written before they existed load with none).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListPolicy {
@@ -175,11 +174,11 @@ impl ListPolicy {
 
 /// Keeps the matches the tenant's policy allows, in their order: the one function every check
 /// path (and the queue consumer) applies to what the index found for a tenant.
-pub fn apply(tenant: &TenantRecord, matches: Vec<Match>) -> Vec<Match> {
-    if tenant.policy.is_empty() {
+pub fn apply(policy: &ListPolicy, matches: Vec<Match>) -> Vec<Match> {
+    if policy.is_empty() {
         return matches;
     }
-    matches.into_iter().filter(|m| tenant.policy.allows(m)).collect()
+    matches.into_iter().filter(|m| policy.allows(m)).collect()
 }
 
 fn has_pdq(matches: &[Match]) -> bool {
@@ -190,18 +189,18 @@ fn has_pdq(matches: &[Match]) -> bool {
 /// policy (the windows are looked up when no whole-image PDQ match in the tenant's lists
 /// stands). Used by `/v1/confirm` and `/v1/check`.
 pub fn lookup(
-    tenant: &TenantRecord,
+    policy: &ListPolicy,
     index: &Index,
     query: &Query,
     windows: &[PdqHash],
     options: &MatchOptions,
 ) -> Vec<Match> {
-    if tenant.policy.is_empty() {
+    if policy.is_empty() {
         return index.lookup_with_windows(query, windows, options);
     }
-    let mut matches = apply(tenant, index.lookup(query, options));
+    let mut matches = apply(policy, index.lookup(query, options));
     if !windows.is_empty() && !has_pdq(&matches) {
-        matches.extend(apply(tenant, index.lookup_region_hashes(windows, options)));
+        matches.extend(apply(policy, index.lookup_region_hashes(windows, options)));
     }
     matches
 }
@@ -209,19 +208,19 @@ pub fn lookup(
 /// An upload's matches for a tenant: [`schoon_core::set::lookup_hashed`] under the tenant's
 /// policy. Used by `/v1/scan` and gate mode.
 pub fn lookup_hashed(
-    tenant: &TenantRecord,
+    policy: &ListPolicy,
     index: &Index,
     exact: &ExactHashes,
     image: Option<&ImageHashes>,
     options: &MatchOptions,
 ) -> Vec<Match> {
     let all = schoon_core::set::lookup_hashed(index, exact, image, options);
-    if tenant.policy.is_empty() {
+    if policy.is_empty() {
         return all;
     }
     // A whole-image PDQ match (no region) means the core skipped the windows.
     let windows_skipped = all.iter().any(|m| m.kind == HashKind::Pdq && m.region.is_none());
-    let mut matches = apply(tenant, all);
+    let mut matches = apply(policy, all);
     if windows_skipped
         && !has_pdq(&matches)
         && index.has_regions()
@@ -229,7 +228,7 @@ pub fn lookup_hashed(
         && let Some(plane) = &image.plane
     {
         let windows = Scheme::standard().query_variants(plane);
-        matches.extend(apply(tenant, index.lookup_regions(&windows, options)));
+        matches.extend(apply(policy, index.lookup_regions(&windows, options)));
     }
     matches
 }
@@ -237,6 +236,7 @@ pub fn lookup_hashed(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tenant::TenantRecord;
     use schoon_core::set::ListInfo;
 
     fn list(name: &str, category: &str) -> ListMeta {

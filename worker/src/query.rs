@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::receipts::Subject;
+use crate::subject::Subject;
 
 /// The JSON body of `/v1/confirm` (and each line of `/v1/check`): the core's wire form
 /// ([`wire::HashesIn`]), whose refusals the worker answers with 422.

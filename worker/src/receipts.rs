@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::keys;
 use crate::query::checked_value;
+use crate::subject::Subject;
 use crate::time::rfc3339;
 
 /// Most receipts issued for one check (one per matching list and hash kind).
@@ -60,36 +62,6 @@ pub struct FollowUp {
     pub note: Option<String>,
     /// When, unix milliseconds.
     pub time_ms: u64,
-}
-
-/// What a receipt is about, beside the hash: the caller's object id, a URL that served the
-/// content, or the bucket and key of a stored object. Stored with the receipt (not signed), so
-/// a follow-up check can find the content again. Every field is optional; an empty subject is
-/// not stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subject {
-    /// The caller's own id of the object (a `/v1/check` line's `id`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object_id: Option<String>,
-    /// A URL that served the content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The R2 bucket that holds the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-    /// The object's key in that bucket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
-}
-
-impl Subject {
-    /// Whether no field is set.
-    pub fn is_empty(&self) -> bool {
-        self.object_id.is_none()
-            && self.url.is_none()
-            && self.bucket.is_none()
-            && self.key.is_none()
-    }
 }
 
 /// What a re-check of a receipt's subject found.
@@ -214,20 +186,6 @@ pub struct IndexEntry {
     pub removed_ms: Option<u64>,
 }
 
-/// KV key of a receipt record.
-pub fn record_key(id: &str) -> String {
-    format!("receipt:{id}")
-}
-
-/// KV key prefix of a tenant's receipt listing.
-pub fn index_prefix(tenant: &str) -> String {
-    format!("receipts:{tenant}:")
-}
-
-fn index_key(tenant: &str, issued: u64, id: &str) -> String {
-    format!("receipts:{tenant}:{issued:013}:{id}")
-}
-
 /// Whether `id` looks like a receipt id (so path segments never reach KV unchecked).
 pub fn valid_id(id: &str) -> bool {
     id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -250,9 +208,12 @@ async fn store<B: Backend>(backend: &B, record: &Record) -> Result<(), ApiError>
         verified_ms: record.verified().map(|v| v.time_ms),
         removed_ms: record.removed_ms(),
     };
-    backend.kv_put(&record_key(&r.id), &to_text(record)?, None).await.map_err(ApiError::storage)?;
     backend
-        .kv_put(&index_key(&r.tenant, r.issued, &r.id), "", Some(&to_text(&entry)?))
+        .kv_put(&keys::receipt(&r.id), &to_text(record)?, None)
+        .await
+        .map_err(ApiError::storage)?;
+    backend
+        .kv_put(&keys::receipt_index(&r.tenant, r.issued, &r.id), "", Some(&to_text(&entry)?))
         .await
         .map_err(ApiError::storage)
 }
@@ -306,7 +267,7 @@ pub async fn load<B: Backend>(backend: &B, id: &str) -> Result<Option<Record>, A
     if !valid_id(id) {
         return Ok(None);
     }
-    match backend.kv_get(&record_key(id)).await.map_err(ApiError::storage)? {
+    match backend.kv_get(&keys::receipt(id)).await.map_err(ApiError::storage)? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
             .map(Some)
@@ -524,7 +485,7 @@ pub async fn list<B: Backend>(
     limit: u32,
 ) -> Result<(Vec<IndexEntry>, Option<String>), ApiError> {
     let page = backend
-        .kv_list(&index_prefix(tenant), cursor, limit.clamp(1, 1000))
+        .kv_list(&keys::receipt_index_prefix(tenant), cursor, limit.clamp(1, 1000))
         .await
         .map_err(ApiError::storage)?;
     let now = backend.now_ms();

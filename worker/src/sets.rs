@@ -16,18 +16,15 @@
 use std::rc::Rc;
 
 use futures_util::FutureExt;
-use futures_util::future::{LocalBoxFuture, Shared};
 use schoon_core::set::{Artifact, Filter, HashKind, Index};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::artifact::{ArtifactMeta, IndexLoad, LoadedIndex, Pointer};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::state::Isolate;
-
-/// KV key of the pointer.
-pub const POINTER_KEY: &str = "set:current";
+use crate::isolate::Isolate;
+use crate::keys;
 
 /// Above this many bytes for the held and the uploaded index together, an isolate drops the
 /// held one before verifying an upload.
@@ -36,86 +33,9 @@ const ROOM: usize = 48 << 20;
 /// How many deltas the pointer lists (the newest).
 const MAX_DELTAS: usize = 32;
 
-/// A published artifact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactMeta {
-    /// The set version.
-    pub version: u64,
-    /// For a delta, the version it applies to (0 otherwise).
-    #[serde(default)]
-    pub base_version: u64,
-    /// The R2 object key.
-    pub object: String,
-    /// SHA-256 of the whole file, hex (the strong ETag).
-    pub sha256: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// The set's creation time, unix seconds (from its header).
-    pub created: u64,
-    /// When this worker published it, unix milliseconds.
-    pub published_ms: u64,
-    /// The signer's key id, if signed.
-    pub key_id: Option<String>,
-    /// How the signature was checked (`verified`, `unsigned`, ...).
-    pub signature: String,
-}
-
-/// What is current.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pointer {
-    /// The current index.
-    pub index: Option<ArtifactMeta>,
-    /// The current filter.
-    pub filter: Option<ArtifactMeta>,
-    /// Deltas between published filter versions (newest last).
-    #[serde(default)]
-    pub deltas: Vec<ArtifactMeta>,
-}
-
-/// An index loaded in this isolate.
-#[derive(Debug)]
-pub struct LoadedIndex {
-    /// The index.
-    pub index: Index,
-    /// What was published.
-    pub meta: ArtifactMeta,
-}
-
-/// The in-flight load of an index version, shared by every request that waits for it.
-pub type IndexLoad = Shared<LocalBoxFuture<'static, Result<Rc<LoadedIndex>, ApiError>>>;
-
-fn padded(version: u64) -> String {
-    format!("{version:020}")
-}
-
-/// R2 key of an index version.
-pub fn index_object(version: u64) -> String {
-    format!("index/{}.idx", padded(version))
-}
-
-/// R2 key of a filter version.
-pub fn filter_object(version: u64) -> String {
-    format!("filter/{}.flt", padded(version))
-}
-
-/// R2 key of a delta.
-pub fn delta_object(base: u64, version: u64) -> String {
-    format!("filter/delta/{}-{}.dlt", padded(base), padded(version))
-}
-
-/// KV key of a published filter version's record.
-pub fn filter_record_key(version: u64) -> String {
-    format!("filter:v:{version}")
-}
-
-/// KV key of a published delta's record.
-pub fn delta_record_key(base: u64, version: u64) -> String {
-    format!("filter:d:{base}:{version}")
-}
-
 /// Reads the pointer from KV (no cache).
 pub async fn read_pointer<B: Backend>(backend: &B) -> Result<Pointer, ApiError> {
-    let text = backend.kv_get(POINTER_KEY).await.map_err(ApiError::storage)?;
+    let text = backend.kv_get(keys::SET_POINTER).await.map_err(ApiError::storage)?;
     match text {
         None => Ok(Pointer::default()),
         Some(t) => serde_json::from_str(&t)
@@ -243,7 +163,7 @@ fn meta_of(
 
 async fn write_pointer<B: Backend>(backend: &B, pointer: &Pointer) -> Result<(), ApiError> {
     let text = serde_json::to_string(pointer).map_err(|e| ApiError::Internal(e.to_string()))?;
-    backend.kv_put(POINTER_KEY, &text, None).await.map_err(ApiError::storage)
+    backend.kv_put(keys::SET_POINTER, &text, None).await.map_err(ApiError::storage)
 }
 
 fn stale(offered: u64, held: u64) -> ApiError {
@@ -293,7 +213,7 @@ pub async fn publish_index<B: Backend>(
     if let Some(cur) = pointer.index.as_ref().filter(|c| c.version >= version) {
         return Err(stale(version, cur.version));
     }
-    let object = index_object(version);
+    let object = keys::index_object(version);
     backend.blob_put(&object, index.as_bytes()).await.map_err(ApiError::storage)?;
     let meta = meta_of(&header, object, index.as_bytes(), backend.now_ms());
     pointer.index = Some(meta.clone());
@@ -348,11 +268,14 @@ pub async fn publish_filter<B: Backend>(
         }
     }
     drop(filter);
-    let object = filter_object(version);
+    let object = keys::filter_object(version);
     backend.blob_put(&object, &bytes).await.map_err(ApiError::storage)?;
     let meta = meta_of(&header, object, &bytes, backend.now_ms());
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
-    backend.kv_put(&filter_record_key(version), &record, None).await.map_err(ApiError::storage)?;
+    backend
+        .kv_put(&keys::filter_record(version), &record, None)
+        .await
+        .map_err(ApiError::storage)?;
     pointer.filter = Some(meta.clone());
     write_pointer(backend, &pointer).await?;
     isolate.cache_pointer(backend.now_ms(), Rc::new(pointer));
@@ -400,7 +323,8 @@ pub async fn publish_delta<B: Backend>(
             ))),
         };
     }
-    let base_record = backend.kv_get(&filter_record_key(base)).await.map_err(ApiError::storage)?;
+    let base_record =
+        backend.kv_get(&keys::filter_record(base)).await.map_err(ApiError::storage)?;
     let Some(base_record) = base_record else {
         return Err(ApiError::Conflict(format!("no filter of version {base} was published here")));
     };
@@ -414,12 +338,12 @@ pub async fn publish_delta<B: Backend>(
     drop(base_bytes);
     filter.apply_delta(&bytes, &trust)?;
     drop(filter);
-    let object = delta_object(base, version);
+    let object = keys::delta_object(base, version);
     backend.blob_put(&object, &bytes).await.map_err(ApiError::storage)?;
     let meta = meta_of(&header, object, &bytes, backend.now_ms());
     let record = serde_json::to_string(&meta).map_err(|e| ApiError::Internal(e.to_string()))?;
     backend
-        .kv_put(&delta_record_key(base, version), &record, None)
+        .kv_put(&keys::delta_record(base, version), &record, None)
         .await
         .map_err(ApiError::storage)?;
     pointer.deltas.push(meta.clone());

@@ -8,7 +8,7 @@ use schoon_core::{ExactHashes, PdqHash};
 use schoon_worker::app::App;
 use schoon_worker::backend::block_on;
 use schoon_worker::http::{Deferred, Head, Method, Outcome, Reply};
-use schoon_worker::state::Isolate;
+use schoon_worker::isolate::Isolate;
 use serde_json::{Value, json};
 
 mod common;

@@ -7,9 +7,10 @@
 use schoon_core::ExactHashes;
 use schoon_core::set::{BuildInfo, FilterParams, ListInfo, SetBuilder};
 use schoon_worker::backend::{Fetched, MemoryBackend, block_on};
-use schoon_worker::bucket::{self, Ack, ObjectRecord, Scanner, State};
+use schoon_worker::bucket::{Ack, ObjectRecord, Scanner, State};
 use schoon_worker::followup::{self, RunReport};
 use schoon_worker::http::{Head, Method};
+use schoon_worker::keys;
 use schoon_worker::receipts::{self, Record, Verified};
 use serde_json::{Value, json};
 
@@ -94,7 +95,7 @@ impl Env {
     }
 
     fn record(&self, key: &str) -> ObjectRecord {
-        let text = self.backend.kv_value(&bucket::object_key(BUCKET, key)).expect("a record");
+        let text = self.backend.kv_value(&keys::scan_object(BUCKET, key)).expect("a record");
         serde_json::from_str(&text).unwrap()
     }
 
@@ -210,7 +211,7 @@ fn deletions_unknown_buckets_and_bad_messages_are_skipped() {
     );
 
     assert_eq!(env.handle(QUEUE, &notification("PutObject", "someone-else", "b.png")), Ack::Ack);
-    let text = env.backend.kv_value(&bucket::object_key("someone-else", "b.png")).unwrap();
+    let text = env.backend.kv_value(&keys::scan_object("someone-else", "b.png")).unwrap();
     assert!(text.contains("\"unknown_bucket\""), "{text}");
 
     // Deleted before the consumer got to it.
@@ -263,7 +264,7 @@ fn unavailable_storage_and_index_are_retried_with_backoff_then_dead_lettered() {
     // Scanning off: everything is acknowledged, nothing recorded.
     let off = Env::bucket(&[("UPLOADS_BUCKET", "")]);
     assert_eq!(off.put_event("z.png"), Ack::Ack);
-    assert!(off.backend.kv_value(&bucket::object_key(BUCKET, "z.png")).is_none());
+    assert!(off.backend.kv_value(&keys::scan_object(BUCKET, "z.png")).is_none());
 }
 
 #[test]
@@ -314,7 +315,7 @@ fn backfill_lists_the_bucket_page_by_page() {
     assert_eq!((b["checked"].as_u64(), b["failed"].as_u64()), (Some(250), Some(0)));
     assert_eq!((b["listing_done"].as_bool(), b["done"].as_bool()), (Some(true), Some(true)));
     assert_eq!(v["counters"]["matches"], 5);
-    assert!(env.backend.kv_value(&bucket::object_key(BUCKET, "other/skip.png")).is_none());
+    assert!(env.backend.kv_value(&keys::scan_object(BUCKET, "other/skip.png")).is_none());
     let r = env.record("old/0007.png");
     assert_eq!((r.verdict.as_deref(), r.backfill.as_deref()), (Some("match"), Some(id.as_str())));
 
@@ -393,8 +394,11 @@ fn followup_env(
         env.backend.delete_upload(&key);
         for id in &ids {
             let mut r = env.receipt(id);
-            r.subject = receipts::Subject { url: Some((*url).to_owned()), ..Default::default() };
-            env.backend.kv_set(&receipts::record_key(id), &serde_json::to_string(&r).unwrap());
+            r.subject = schoon_worker::subject::Subject {
+                url: Some((*url).to_owned()),
+                ..Default::default()
+            };
+            env.backend.kv_set(&keys::receipt(id), &serde_json::to_string(&r).unwrap());
         }
         by_url.push(((*url).to_owned(), ids));
     }
@@ -572,7 +576,7 @@ fn follow_up_work_is_bounded_and_resumes() {
     assert_eq!((total, runs), (20, 7));
     // An unreadable record is passed over, not a reason to stop.
     let bad = &by_key[0].1[0];
-    env.backend.kv_set(&receipts::record_key(bad), "{not a record");
+    env.backend.kv_set(&keys::receipt(bad), "{not a record");
     env.backend.advance(1000);
     let mut checked = 0;
     loop {

@@ -10,7 +10,7 @@ use schoon_worker::app::App;
 use schoon_worker::backend::{MemoryBackend, block_on};
 use schoon_worker::config::Config;
 use schoon_worker::http::{Deferred, Head, Method, Reply};
-use schoon_worker::state::Isolate;
+use schoon_worker::isolate::Isolate;
 use serde_json::Value;
 
 /// The admin key (its SHA-256 is configured).

@@ -9,11 +9,11 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use crate::auth::Principal;
+use crate::artifact::{IndexLoad, LoadedIndex, Pointer};
 use crate::counters::{Counters, Counts};
 use crate::http::Deferred;
 use crate::ratelimit::Buckets;
-use crate::sets::{IndexLoad, LoadedIndex, Pointer};
+use crate::tenant::Principal;
 
 /// An index load running longer than this is taken as abandoned and started again.
 pub const LOAD_TIMEOUT_MS: u64 = 60_000;

@@ -1,0 +1,225 @@
+//! The check routes that take hashes or bytes: `/v1/confirm`, `/v1/scan` and gate mode.
+
+use schoon_core::receipt::Receipt;
+use schoon_core::set::{Match, Query};
+use serde_json::{Value, json};
+
+use crate::app::App;
+use crate::auth;
+use crate::backend::Backend;
+use crate::bucket;
+use crate::config::Policy;
+use crate::counters::Counts;
+use crate::error::ApiError;
+use crate::http::{Forward, HOP_BY_HOP, Head, Outcome, Reply, Response};
+use crate::multipart;
+use crate::policy;
+use crate::query::{self, HashesIn, parse_json};
+use crate::sets;
+use crate::subject::Subject;
+use crate::tenant::TenantRecord;
+
+/// The outcome of hashing one upload in gate mode or `/v1/scan`.
+struct Checked {
+    query: Query,
+    matches: Vec<Match>,
+    hashes: Value,
+    error: Option<schoon_core::Error>,
+}
+
+impl<B: Backend> App<'_, B> {
+    pub(crate) async fn confirm(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
+        let tenant = self.checker(head).await?;
+        let hashes = parse_json::<HashesIn>(body)?;
+        let (query, windows) = (hashes.to_query()?, hashes.windows()?);
+        let subject = hashes.subject()?;
+        let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+        let matches = policy::lookup(
+            &tenant.policy,
+            &loaded.index,
+            &query,
+            &windows,
+            &self.config.match_options,
+        );
+        let v =
+            self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version, &subject).await?;
+        Ok(Reply { outcome: Outcome::Respond(Response::json(200, &v.body)), deferred: v.deferred })
+    }
+
+    fn check_bytes(
+        &self,
+        tenant: &TenantRecord,
+        index: &schoon_core::set::Index,
+        bytes: &[u8],
+    ) -> Checked {
+        // As `schoon scan` decides: plain PDQ, then region windows when the index has region
+        // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
+        let bucket::Hashed { report, query, matches } =
+            bucket::check_bytes(self.config, index, tenant, bytes);
+        let image = report.image.as_ref().ok();
+        let e = &report.exact;
+        let mut hashes = json!({ "bytes": e.bytes, "md5": e.md5.to_hex(), "sha1": e.sha1.to_hex(), "sha256": e.sha256.to_hex() });
+        if let (Some(obj), Some(i)) = (hashes.as_object_mut(), image) {
+            obj.insert("pdq".into(), json!(i.pdq.hash.to_hex()));
+            obj.insert("quality".into(), json!(i.pdq.quality));
+            obj.insert("format".into(), json!(i.info.format.name()));
+            obj.insert("width".into(), json!(i.info.width));
+            obj.insert("height".into(), json!(i.info.height));
+        }
+        Checked { query, matches, hashes, error: report.image.err() }
+    }
+
+    pub(crate) async fn scan(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
+        let tenant = self.checker(head).await?;
+        let subject = query::subject(None, head.header("x-schoon-url"))?;
+        let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+        let checked = self.check_bytes(&tenant, &loaded.index, body);
+        let version = loaded.meta.version;
+        let mut v = self
+            .verdict(&tenant.tenant, &checked.query, &checked.matches, version, &subject)
+            .await?;
+        if let Some(obj) = v.body.as_object_mut() {
+            obj.insert("hashes".into(), checked.hashes);
+        }
+        // A match stands even if the image did not decode (exact hashes always count); a clean
+        // verdict without PDQ is answered with the decoding error's status.
+        let status = match (&checked.error, v.matched) {
+            (Some(e), false) => {
+                let err = ApiError::Core(e.clone());
+                if let Some(obj) = v.body.as_object_mut() {
+                    obj.insert("checked".into(), json!(["md5", "sha1", "sha256"]));
+                    obj.insert(
+                        "error".into(),
+                        json!({ "status": crate::error::status_for(&err), "code": crate::error::code_for(&err), "message": err.to_string() }),
+                    );
+                }
+                crate::error::status_for(&err)
+            }
+            _ => 200,
+        };
+        Ok(Reply {
+            outcome: Outcome::Respond(Response::json(status, &v.body)),
+            deferred: v.deferred,
+        })
+    }
+
+    pub(crate) fn forward(
+        &self,
+        head: &Head,
+        verdict: &str,
+        set_version: Option<u64>,
+    ) -> Result<Forward, ApiError> {
+        let gate = self
+            .config
+            .gate
+            .as_ref()
+            .ok_or_else(|| ApiError::NotFound("gate mode is off".into()))?;
+        let mut headers: Vec<(String, String)> = head
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                !HOP_BY_HOP.contains(&k.as_str()) && !k.starts_with("x-schoon-")
+            })
+            .cloned()
+            .collect();
+        headers.push(("x-schoon-verdict".into(), verdict.into()));
+        if let Some(v) = set_version {
+            headers.push(("x-schoon-set-version".into(), v.to_string()));
+        }
+        if let Some(secret) = &gate.origin_secret {
+            headers.push(("x-schoon-origin-secret".into(), secret.clone()));
+        }
+        let query = if head.query.is_empty() { String::new() } else { format!("?{}", head.query) };
+        Ok(Forward {
+            url: format!("{}{}{query}", gate.origin, head.path),
+            method: head.method,
+            headers,
+        })
+    }
+
+    pub(crate) async fn gate(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
+        let Some(gate) = self.config.gate.clone() else {
+            return Err(ApiError::NotFound("gate mode is off".into()));
+        };
+        self.client_limit(head, gate.rate_per_minute)?;
+        let forward_with = |verdict: &str, version: Option<u64>| -> Result<Reply, ApiError> {
+            Ok(Reply {
+                outcome: Outcome::Forward {
+                    forward: self.forward(head, verdict, version)?,
+                    body: body.to_vec(),
+                },
+                deferred: Vec::new(),
+            })
+        };
+        let index_and_tenant = async {
+            let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
+            let tenant =
+                auth::tenant_record(&gate.tenant, self.config, self.isolate, self.backend).await?;
+            Ok::<_, ApiError>((loaded, tenant.unwrap_or_default()))
+        };
+        let (loaded, tenant) = match index_and_tenant.await {
+            Ok(l) => l,
+            Err(e) => {
+                return match gate.unavailable {
+                    Policy::Forward => forward_with("unchecked", None),
+                    Policy::Reject => Err(e),
+                };
+            }
+        };
+        let version = loaded.meta.version;
+        // The files of a form, or the whole body.
+        let boundary = head.header("content-type").and_then(multipart::boundary);
+        let items: Vec<&[u8]> = match &boundary {
+            Some(b) => multipart::files(body, b)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?
+                .into_iter()
+                .map(|f| f.data)
+                .collect(),
+            None if body.is_empty() => Vec::new(),
+            None => vec![body],
+        };
+        let mut matches: Vec<(Query, Vec<Match>)> = Vec::new();
+        let mut failure: Option<schoon_core::Error> = None;
+        for item in items {
+            let c = self.check_bytes(&tenant, &loaded.index, item);
+            if !c.matches.is_empty() {
+                matches.push((c.query, c.matches));
+            } else if failure.is_none() {
+                failure = c.error;
+            }
+        }
+        if !matches.is_empty() {
+            let mut all_matches = Vec::new();
+            let mut all_receipts: Vec<Receipt> = Vec::new();
+            let mut deferred = Vec::new();
+            for (query, m) in &matches {
+                let v = self.verdict(&gate.tenant, query, m, version, &Subject::default()).await?;
+                let field = |name: &str| v.body.get(name).cloned().unwrap_or_default();
+                all_matches.extend(field("matches").as_array().cloned().unwrap_or_default());
+                all_receipts.extend(
+                    serde_json::from_value::<Vec<Receipt>>(field("receipts")).unwrap_or_default(),
+                );
+                deferred.extend(v.deferred);
+            }
+            let body = json!({
+                "verdict": "match",
+                "set_version": version,
+                "message": "this upload matches a list of known child sexual abuse material and was not accepted",
+                "matches": all_matches,
+                "receipts": all_receipts,
+            });
+            return Ok(Reply { outcome: Outcome::Respond(Response::json(451, &body)), deferred });
+        }
+        let deferred = self.count(&gate.tenant, Counts { checks: 1, ..Counts::default() });
+        let mut reply = match (failure, gate.undecodable) {
+            (None, _) => forward_with("clean", Some(version))?,
+            (Some(_), Policy::Forward) => forward_with("unchecked", Some(version))?,
+            (Some(e), Policy::Reject) => Reply::respond(ApiError::Core(e).to_response()),
+        };
+        reply.deferred = deferred;
+        Ok(reply)
+    }
+
+    // ---- health and filter ---------------------------------------------------------------
+}
