@@ -24,11 +24,12 @@
 //! worker answers it with 422, the bindings throw it.
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::regions::{MIN_QUALITY, Scheme};
 use crate::set::{HashKind, Match, PdqQuery, Query, VARIANT_NAMES};
-use crate::{Md5, PdqHash, Sha1, Sha256};
+use crate::{ExactHashes, ImageHashes, Md5, Pdq, PdqHash, Report, Sha1, Sha256};
 
 /// The most window hashes one confirmation may carry (an upload has 108 windows; 128 hex
 /// hashes fit the worker's default 16 KiB body limit).
@@ -195,25 +196,173 @@ pub enum ListedValue {
     Hidden,
 }
 
-/// A match as JSON: `list`, `category`, `kind`, `distance`, then `value` (when
-/// [`ListedValue::Shown`]), `variant` and `region` when known, and `receipt_id` when given.
-pub fn match_json(m: &Match, value: ListedValue, receipt_id: Option<&str>) -> Value {
-    let mut o = Map::new();
-    o.insert("list".into(), json!(m.list));
-    o.insert("category".into(), json!(m.category));
-    o.insert("kind".into(), json!(m.kind.name()));
-    o.insert("distance".into(), json!(m.distance));
+/// The value of one field of a report or match. Each adapter converts it: to JSON (the CLI, the
+/// worker, with [`fields_json`]) or to a JavaScript value under [`js_name`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    /// A string (hex hashes, names, messages).
+    Text(String),
+    /// An unsigned integer.
+    Number(u64),
+    /// A list of strings (the dihedral hashes, window hashes).
+    Texts(Vec<String>),
+}
+
+/// One field: its wire name (`snake_case`) and value.
+pub type Field = (&'static str, FieldValue);
+
+fn text(name: &'static str, value: impl Into<String>) -> Field {
+    (name, FieldValue::Text(value.into()))
+}
+
+fn number(name: &'static str, value: impl Into<u64>) -> Field {
+    (name, FieldValue::Number(value.into()))
+}
+
+/// The optional fields of an image report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportFields {
+    /// `pdq_dihedral`: the 8 dihedral PDQ hashes.
+    pub dihedral: bool,
+    /// `windows`: the hashes of the region query windows (see [`window_hashes`]).
+    pub windows: bool,
+}
+
+/// A file's exact hashes: `bytes`, `md5`, `sha1`, `sha256`.
+pub fn exact_fields(e: &ExactHashes) -> Vec<Field> {
+    vec![
+        number("bytes", e.bytes),
+        text("md5", e.md5.to_hex()),
+        text("sha1", e.sha1.to_hex()),
+        text("sha256", e.sha256.to_hex()),
+    ]
+}
+
+/// A PDQ result: `pdq`, `quality` and, when asked, `pdq_dihedral`.
+pub fn pdq_fields(p: &Pdq, dihedral: bool) -> Vec<Field> {
+    let mut out = vec![text("pdq", p.hash.to_hex()), number("quality", p.quality)];
+    if dihedral {
+        let all = p.dihedral.iter().map(PdqHash::to_hex).collect();
+        out.push(("pdq_dihedral", FieldValue::Texts(all)));
+    }
+    out
+}
+
+/// A decoded image: `format`, `width`, `height`, the [`pdq_fields`], the secondary hashes
+/// under their names (`phash`, ...; when computed) and, when asked, `windows`.
+pub fn image_fields(img: &ImageHashes, with: ReportFields) -> Vec<Field> {
+    let mut out = vec![
+        text("format", img.info.format.name()),
+        number("width", img.info.width),
+        number("height", img.info.height),
+    ];
+    out.extend(pdq_fields(&img.pdq, with.dihedral));
+    for (algo, bytes) in &img.extra {
+        out.push(text(algo.name(), crate::hex::encode(bytes)));
+    }
+    if with.windows {
+        out.push(("windows", FieldValue::Texts(window_hashes(img))));
+    }
+    out
+}
+
+/// A file that did not hash: `error` (the message) and, when the core said why, `error_kind`
+/// (`bad_input`, `limit`, `unsupported`, `caller`).
+pub fn error_fields(message: String, kind: Option<ErrorKind>) -> Vec<Field> {
+    let mut out = vec![text("error", message)];
+    if let Some(kind) = kind {
+        out.push(text("error_kind", kind.as_str()));
+    }
+    out
+}
+
+/// The hash report of one file, as `schoon hash` prints it (after its `path`) and
+/// `hashBytes` returns it: [`exact_fields`], then [`image_fields`] or [`error_fields`].
+pub fn report_fields(report: &Report, with: ReportFields) -> Vec<Field> {
+    let mut out = exact_fields(&report.exact);
+    out.extend(match &report.image {
+        Ok(img) => image_fields(img, with),
+        Err(e) => error_fields(e.to_string(), Some(e.kind())),
+    });
+    out
+}
+
+/// The hashes of an image's region query windows of quality [`MIN_QUALITY`] or more, hex
+/// (empty unless it was hashed with `HashOptions::regions`, which keeps the plane).
+pub fn window_hashes(img: &ImageHashes) -> Vec<String> {
+    let windows = img.plane.as_ref().map(|p| Scheme::standard().query_variants(p));
+    windows
+        .unwrap_or_default()
+        .iter()
+        .filter(|(_, p)| p.quality >= MIN_QUALITY)
+        .map(|(_, p)| p.hash.to_hex())
+        .collect()
+}
+
+/// A match: `list`, `category`, `kind`, `distance`, then `value` (when
+/// [`ListedValue::Shown`]), `variant` and `region` when known.
+pub fn match_fields(m: &Match, value: ListedValue) -> Vec<Field> {
+    let mut out = vec![
+        text("list", m.list.as_str()),
+        text("category", m.category.as_str()),
+        text("kind", m.kind.name()),
+        number("distance", m.distance),
+    ];
     if value == ListedValue::Shown {
-        o.insert("value".into(), json!(m.value));
+        out.push(text("value", m.value.as_str()));
     }
     if let Some(variant) = m.variant {
-        o.insert("variant".into(), json!(variant));
+        out.push(text("variant", variant));
     }
     if let Some(region) = &m.region {
-        o.insert("region".into(), json!(region));
+        out.push(text("region", region.as_str()));
     }
+    out
+}
+
+/// Fields as a JSON object, in order.
+pub fn fields_json(fields: Vec<Field>) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                FieldValue::Text(s) => Value::String(s),
+                FieldValue::Number(n) => Value::from(n),
+                FieldValue::Texts(v) => Value::from(v),
+            };
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+/// The JavaScript spelling of a wire name: camelCase (`pdq_dihedral` is `pdqDihedral`,
+/// `error_kind` is `errorKind`).
+///
+/// ```
+/// assert_eq!(schoon_core::wire::js_name("pdq_dihedral"), "pdqDihedral");
+/// assert_eq!(schoon_core::wire::js_name("sha256"), "sha256");
+/// ```
+pub fn js_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut upper = false;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A match as JSON ([`match_fields`]), with `receipt_id` when given.
+pub fn match_json(m: &Match, value: ListedValue, receipt_id: Option<&str>) -> Value {
+    let mut o = fields_json(match_fields(m, value));
     if let Some(id) = receipt_id {
-        o.insert("receipt_id".into(), json!(id));
+        o.insert("receipt_id".into(), Value::from(id));
     }
     Value::Object(o)
 }
@@ -295,6 +444,50 @@ mod tests {
         assert_eq!(shown, serde_json::from_str::<Value>(&expected).unwrap());
         let hidden = match_json(&m, ListedValue::Hidden, Some("ab"));
         assert_eq!(hidden.get("value"), None);
-        assert_eq!(hidden.get("receipt_id"), Some(&json!("ab")));
+        assert_eq!(hidden.get("receipt_id"), Some(&Value::from("ab")));
+        let js: Vec<String> =
+            match_fields(&m, ListedValue::Hidden).iter().map(|(n, _)| js_name(n)).collect();
+        assert_eq!(js, ["list", "category", "kind", "distance", "variant", "region"]);
+    }
+
+    #[cfg(feature = "png")]
+    #[test]
+    fn reports_have_one_shape() {
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let options = crate::HashOptions { regions: true, ..Default::default() };
+        let report = crate::hash_bytes(&png, &options);
+        let all = ReportFields { dihedral: true, windows: true };
+        let names: Vec<&str> = report_fields(&report, all).iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "bytes",
+                "md5",
+                "sha1",
+                "sha256",
+                "format",
+                "width",
+                "height",
+                "pdq",
+                "quality",
+                "pdq_dihedral",
+                "windows"
+            ]
+        );
+        let json = fields_json(report_fields(&report, ReportFields::default()));
+        assert_eq!(json.get("format"), Some(&Value::from("png")));
+        assert_eq!(json.get("width"), Some(&Value::from(64)));
+        assert_eq!(json.get("pdq_dihedral"), None);
+
+        let broken = crate::hash_bytes(&png[..40], &options);
+        let json = fields_json(report_fields(&broken, all));
+        assert_eq!(json.get("bytes"), Some(&Value::from(40)));
+        assert_eq!(json.get("error_kind"), Some(&Value::from("bad_input")));
+        assert!(json.get("error").is_some_and(Value::is_string));
+        assert_eq!(json.get("pdq"), None);
+        assert_eq!(js_name("error_kind"), "errorKind");
     }
 }

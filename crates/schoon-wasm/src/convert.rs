@@ -5,6 +5,7 @@
 //! module (see README.md for what that saves).
 
 use js_sys::{Array, Object, Reflect};
+use schoon_core::wire::{self, FieldValue, ReportFields};
 use schoon_core::{
     BadInput, CallerError, Error, ExactHashes, HashOptions, ImageHashes, PdqMode, Report, pdq::Pdq,
 };
@@ -74,53 +75,44 @@ pub(crate) fn bool_of(name: &str, v: &JsValue) -> Result<bool, Error> {
     v.as_bool().ok_or_else(|| caller(not_a(name, "boolean")))
 }
 
-/// The exact hashes as `{ bytes, md5, sha1, sha256 }`.
-pub(crate) fn exact_object(e: &ExactHashes) -> Object {
+/// Sets the core's wire fields on `obj` under their JavaScript names (`pdq_dihedral` is
+/// `pdqDihedral`): the bindings return what `schoon_core::wire` reports, never their own copy.
+pub(crate) fn set_fields(obj: &Object, fields: Vec<wire::Field>) {
+    for (name, value) in fields {
+        let value = match value {
+            FieldValue::Text(s) => JsValue::from(s),
+            FieldValue::Number(n) => JsValue::from(n as f64),
+            FieldValue::Texts(v) => v.into_iter().map(JsValue::from).collect::<Array>().into(),
+        };
+        set(obj, &wire::js_name(name), value);
+    }
+}
+
+fn object_of(fields: Vec<wire::Field>) -> Object {
     let o = Object::new();
-    set(&o, "bytes", e.bytes as f64);
-    set(&o, "md5", e.md5.to_hex());
-    set(&o, "sha1", e.sha1.to_hex());
-    set(&o, "sha256", e.sha256.to_hex());
+    set_fields(&o, fields);
     o
 }
 
-fn dihedral_array(p: &Pdq) -> Array {
-    p.dihedral.iter().map(|h| JsValue::from(h.to_hex())).collect()
+/// The exact hashes as `{ bytes, md5, sha1, sha256 }`.
+pub(crate) fn exact_object(e: &ExactHashes) -> Object {
+    object_of(wire::exact_fields(e))
 }
 
 /// A PDQ result as `{ pdq, quality, pdqDihedral }`.
 pub(crate) fn pdq_object(p: &Pdq) -> Object {
-    let o = Object::new();
-    set(&o, "pdq", p.hash.to_hex());
-    set(&o, "quality", p.quality);
-    set(&o, "pdqDihedral", dihedral_array(p));
-    o
+    object_of(wire::pdq_fields(p, true))
 }
 
 /// Sets `format`, `width`, `height`, `pdq`, `quality` and, if asked, `pdqDihedral`.
 pub(crate) fn set_image_fields(o: &Object, img: &ImageHashes, dihedral: bool) {
-    set(o, "format", img.info.format.name());
-    set(o, "width", img.info.width);
-    set(o, "height", img.info.height);
-    set(o, "pdq", img.pdq.hash.to_hex());
-    set(o, "quality", img.pdq.quality);
-    if dihedral {
-        set(o, "pdqDihedral", dihedral_array(&img.pdq));
-    }
+    set_fields(o, wire::image_fields(img, ReportFields { dihedral, windows: false }));
 }
 
 /// A report as `hashBytes` returns it: the exact hashes, then either the image's format,
 /// dimensions and PDQ, or `error` and `errorKind` (the fields of a `schoon hash` line).
 pub(crate) fn report_object(r: &Report, dihedral: bool) -> Object {
-    let o = exact_object(&r.exact);
-    match &r.image {
-        Ok(img) => set_image_fields(&o, img, dihedral),
-        Err(e) => {
-            set(&o, "error", e.to_string());
-            set(&o, "errorKind", e.kind().as_str());
-        }
-    }
-    o
+    object_of(wire::report_fields(r, ReportFields { dihedral, windows: false }))
 }
 
 /// `HashOptions` from `{ mode?, dihedral?, maxWidth?, ... }`; `undefined` and `null` give the

@@ -26,13 +26,15 @@
 //! `'unsupported'`, `'caller'`).
 
 mod convert;
+#[cfg(feature = "index")]
+mod index;
 mod set;
 
 use schoon_core::{ExactHashes, Format, decode, pdq};
 use wasm_bindgen::prelude::*;
 
 #[cfg(feature = "index")]
-pub use crate::set::JsIndex;
+pub use crate::index::JsIndex;
 #[cfg(feature = "split")]
 pub use crate::set::{FileBytes, ImageHead, jpeg_tail};
 pub use crate::set::{JsFilter, md5, sha1, sha256};

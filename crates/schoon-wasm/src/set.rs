@@ -1,16 +1,19 @@
-//! The known-hash sets for JavaScript: the public `Filter` (browsers, workers, Node) and, with
-//! the `index` feature, the private `Index` (Node: a server confirming filter candidates).
+//! The known-hash sets for JavaScript: the public `Filter` (browsers, workers, Node); the
+//! private `Index` is in `index` (the Node build). Queries given as hex are read into
+//! `schoon_core::wire::HashesIn` and checked there, as the Worker checks its requests.
 //!
 //! Glue only: arguments become the core's [`Trust`], [`Query`] and options, results become
 //! plain objects, errors become `SchoonError`s (see `convert`). Verification, matching and
 //! multi-probing are the core's.
 
 use js_sys::{Array, Object};
+use schoon_core::pdq;
 use schoon_core::regions::LumaPlane;
 use schoon_core::set::{
     Filter, FilterHits, HashKind, ListMeta, MatchOptions, Query, SignatureStatus, Trust,
+    VARIANT_NAMES,
 };
-use schoon_core::{Md5, PdqHash, Sha1, Sha256, pdq};
+use schoon_core::wire::{HashesIn, MAX_WINDOWS};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
@@ -114,7 +117,7 @@ export interface PdqCheck extends FilterCheck, PdqResult, RegionCheck {}
 "#;
 
 /// Reads `{ publicKey?, allowUnsigned? }` plus any extra keys `extra` accepts.
-fn parse_trust(
+pub(crate) fn parse_trust(
     value: &JsValue,
     mut extra: impl FnMut(&str, &JsValue) -> Result<bool, schoon_core::Error>,
 ) -> Result<Trust, schoon_core::Error> {
@@ -141,7 +144,7 @@ fn parse_trust(
     Ok(trust)
 }
 
-fn signature_name(s: SignatureStatus) -> &'static str {
+pub(crate) fn signature_name(s: SignatureStatus) -> &'static str {
     match s {
         SignatureStatus::Verified => "verified",
         SignatureStatus::NotChecked => "not_checked",
@@ -149,7 +152,7 @@ fn signature_name(s: SignatureStatus) -> &'static str {
     }
 }
 
-fn lists_array(lists: &[ListMeta]) -> Array {
+pub(crate) fn lists_array(lists: &[ListMeta]) -> Array {
     lists
         .iter()
         .map(|l| {
@@ -176,90 +179,40 @@ fn set_hits(o: &Object, hits: &FilterHits) {
     set(o, "probes", hits.probes);
 }
 
-fn hex_field<T: std::str::FromStr<Err = schoon_core::Error>>(
-    name: &str,
-    v: &JsValue,
-) -> Result<T, schoon_core::Error> {
-    string_of(name, v)?.parse()
-}
-
-/// Reads `{ md5?, sha1?, sha256? }` into `query`; other keys go to `extra`.
-fn parse_exact(
-    value: &JsValue,
-    query: &mut Query,
-    mut extra: impl FnMut(&str, &JsValue) -> Result<bool, schoon_core::Error>,
-) -> Result<(), schoon_core::Error> {
+/// Reads a query object into the wire form ([`HashesIn`]), so that the bindings check hashes
+/// exactly as the Worker does: only the fields in `accept` (wire names; `pdqDihedral` is read as
+/// `pdq_dihedral`), anything else is refused. Arrays are bounded before they are copied.
+pub(crate) fn hashes_in(value: &JsValue, accept: &[&str]) -> Result<HashesIn, schoon_core::Error> {
+    let mut h = HashesIn::default();
     for (name, v) in entries(value, "query")? {
-        match name.as_str() {
-            "md5" => query.md5 = Some(hex_field::<Md5>(&name, &v)?),
-            "sha1" => query.sha1 = Some(hex_field::<Sha1>(&name, &v)?),
-            "sha256" => query.sha256 = Some(hex_field::<Sha256>(&name, &v)?),
-            _ => {
-                if !extra(&name, &v)? {
-                    return Err(caller(format!("unknown query field '{name}'")));
-                }
-            }
+        let field = if name == "pdqDihedral" { "pdq_dihedral" } else { name.as_str() };
+        if !accept.contains(&field) {
+            return Err(caller(format!("unknown query field '{name}'")));
+        }
+        match field {
+            "md5" => h.md5 = Some(string_of(&name, &v)?),
+            "sha1" => h.sha1 = Some(string_of(&name, &v)?),
+            "sha256" => h.sha256 = Some(string_of(&name, &v)?),
+            "pdq" => h.pdq = Some(string_of(&name, &v)?),
+            "quality" => h.quality = Some(integer(&name, &v, 100)? as u8),
+            "pdq_dihedral" => h.pdq_dihedral = Some(strings(&name, &v, VARIANT_NAMES.len())?),
+            _ => h.windows = Some(strings(&name, &v, MAX_WINDOWS)?),
         }
     }
-    Ok(())
+    Ok(h)
 }
 
-/// The PDQ part of a query given as hex: `pdq`, `quality`, `pdqDihedral` (also spelt
-/// `pdq_dihedral`, as in the `/v1/confirm` body), checked like the Worker checks them.
-#[derive(Default)]
-struct PdqFields {
-    pdq: Option<PdqHash>,
-    quality: Option<u8>,
-    dihedral: Option<Vec<PdqHash>>,
-}
-
-impl PdqFields {
-    /// Takes the field if it is one of ours.
-    fn take(&mut self, name: &str, v: &JsValue) -> Result<bool, schoon_core::Error> {
-        match name {
-            "pdq" => self.pdq = Some(hex_field(name, v)?),
-            "quality" => self.quality = Some(integer(name, v, 100)? as u8),
-            "pdqDihedral" | "pdq_dihedral" => {
-                if !Array::is_array(v) {
-                    return Err(caller(format!("{name} must be an array of 8 hex strings")));
-                }
-                let list = Array::from(v);
-                if list.length() != 8 {
-                    return Err(caller(format!(
-                        "{name} has {} hashes, expected 8 (original, rot90, rot180, rot270, \
-                         flipx, flipy, flipplus1, flipminus1)",
-                        list.length()
-                    )));
-                }
-                let mut hashes = Vec::with_capacity(8);
-                for (i, h) in list.iter().enumerate() {
-                    hashes.push(hex_field(&format!("{name}[{i}]"), &h)?);
-                }
-                self.dihedral = Some(hashes);
-            }
-            _ => return Ok(false),
-        }
-        Ok(true)
+/// An array of at most `max` strings.
+fn strings(name: &str, v: &JsValue, max: usize) -> Result<Vec<String>, schoon_core::Error> {
+    if !Array::is_array(v) {
+        return Err(caller(format!("{name} must be an array of hex strings")));
     }
-
-    fn into_query(self) -> Result<Option<schoon_core::set::PdqQuery>, schoon_core::Error> {
-        let variants = match (self.pdq, self.dihedral) {
-            (Some(p), Some(d)) if d.first() != Some(&p) => {
-                return Err(caller(
-                    "pdq differs from pdqDihedral[0] (the original orientation)".to_owned(),
-                ));
-            }
-            (_, Some(d)) => d,
-            (Some(p), None) => vec![p],
-            (None, None) => {
-                if self.quality.is_some() {
-                    return Err(caller("quality given without pdq".to_owned()));
-                }
-                return Ok(None);
-            }
-        };
-        Ok(Some(schoon_core::set::PdqQuery { variants, quality: self.quality, coefficients: None }))
+    let list = Array::from(v);
+    let n = list.length() as usize;
+    if n > max {
+        return Err(caller(format!("{name} has {n} hashes, at most {max} are accepted")));
     }
+    list.iter().enumerate().map(|(i, h)| string_of(&format!("{name}[{i}]"), &h)).collect()
 }
 
 /// A verified filter: the public, compact, signed form of a known-hash set.
@@ -362,8 +315,12 @@ impl JsFilter {
         &self,
         #[wasm_bindgen(unchecked_param_type = "ExactQuery")] hashes: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let mut query = Query::default();
-        parse_exact(&hashes, &mut query, |_, _| Ok(false)).map_err(|e| js_error(&e))?;
+        let hashes = hashes_in(&hashes, &["md5", "sha1", "sha256"]).map_err(|e| js_error(&e))?;
+        let query = if hashes == HashesIn::default() {
+            Query::default()
+        } else {
+            hashes.query().map_err(|e| js_error(&e))?
+        };
         let o = self.hits(&query);
         if let Some(kind) = self.0.allowed_exact(&query) {
             set(&o, "allowed", kind.name());
@@ -379,16 +336,12 @@ impl JsFilter {
         &self,
         #[wasm_bindgen(unchecked_param_type = "PdqQuery")] query: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let mut fields = PdqFields::default();
-        for (name, v) in entries(&query, "query").map_err(|e| js_error(&e))? {
-            if !fields.take(&name, &v).map_err(|e| js_error(&e))? {
-                return Err(js_error(&caller(format!("unknown query field '{name}'"))));
-            }
-        }
-        let pdq = fields.into_query().map_err(|e| js_error(&e))?;
-        if pdq.is_none() {
+        let hashes =
+            hashes_in(&query, &["pdq", "quality", "pdq_dihedral"]).map_err(|e| js_error(&e))?;
+        if hashes == HashesIn::default() {
             return Err(js_error(&caller("no pdq given".to_owned())));
         }
+        let pdq = hashes.query().map_err(|e| js_error(&e))?.pdq;
         Ok(self.hits(&Query { pdq, ..Default::default() }).into())
     }
 
@@ -607,209 +560,6 @@ pub fn jpeg_tail(
 ) -> Result<Option<Vec<u8>>, JsValue> {
     let (options, _) = parse_hash_options(&options).map_err(|e| js_error(&e))?;
     Ok(schoon_core::jpeg_tail(bytes, split as usize, &options).map(|t| t.to_bytes()))
-}
-
-#[cfg(feature = "index")]
-pub use index::JsIndex;
-
-#[cfg(feature = "index")]
-mod index {
-    use super::*;
-    use schoon_core::set::{Index, Verdict};
-
-    #[wasm_bindgen(typescript_custom_section)]
-    const TS_INDEX_TYPES: &'static str = r#"
-/** A lookup in an index: any subset of a file's hashes, hex. The `/v1/confirm` body can be
- * passed as is (`pdq_dihedral` is accepted for `pdqDihedral`). */
-export interface LookupQuery extends ExactQuery {
-  /** Region window hashes a filter flagged (`checkImage().windows`), at most 128. */
-  windows?: string[];
-  pdq?: string;
-  quality?: number;
-  pdqDihedral?: string[];
-  pdq_dihedral?: string[];
-}
-
-/** Matching parameters (ThreatExchange's defaults). */
-export interface LookupOptions {
-  /** Largest PDQ Hamming distance that counts as a match. Default 31. */
-  threshold?: number;
-  /** Smallest query quality for PDQ matching. Default 50. */
-  minQuality?: number;
-}
-
-/** One list entry a query matched (never the listed value itself). */
-export interface IndexMatch {
-  list: string;
-  category: string;
-  kind: HashKind;
-  /** Hamming distance for PDQ, 0 for exact hashes. */
-  distance: number;
-  /** For PDQ: the dihedral variant of the query that matched. */
-  variant?: string;
-  /** For a region match: the listed region that matched (`'centre 80%x80%'`, ...). */
-  region?: string;
-}
-
-/** The authoritative answer, in the shape of the Worker's `/v1/confirm`. */
-export interface LookupResult {
-  verdict: 'match' | 'clean';
-  matches: IndexMatch[];
-}
-
-/** Options of `new Index()`. */
-export interface IndexOptions extends TrustOptions {
-  /** Multi-index tables for PDQ: `'auto'` (default: from 1000 PDQ entries), `'on'`, `'off'`. */
-  multiIndex?: 'auto' | 'on' | 'off';
-}
-"#;
-
-    /// A verified index: the private, authoritative form of a set (for a server that confirms
-    /// filter candidates, e.g. a Node backend's `/v1/confirm`).
-    ///
-    /// ```js
-    /// const index = new Index(readFileSync('lists.index'), { publicKey });
-    /// index.lookup(await request.json()); // { verdict: 'match' | 'clean', matches }
-    /// ```
-    #[wasm_bindgen(js_name = Index)]
-    pub struct JsIndex(Index);
-
-    #[wasm_bindgen(js_class = Index)]
-    impl JsIndex {
-        /// Verifies and loads an index (see `new Filter()` for the errors).
-        #[wasm_bindgen(constructor)]
-        pub fn new(
-            bytes: Vec<u8>,
-            #[wasm_bindgen(unchecked_param_type = "IndexOptions")] options: JsValue,
-        ) -> Result<JsIndex, JsValue> {
-            let mut multi = None;
-            let trust = parse_trust(&options, |name, v| {
-                if name != "multiIndex" {
-                    return Ok(false);
-                }
-                multi = match string_of(name, v)?.as_str() {
-                    "auto" => None,
-                    "on" => Some(true),
-                    "off" => Some(false),
-                    other => {
-                        return Err(caller(format!(
-                            "option multiIndex must be 'auto', 'on' or 'off', got '{other}'"
-                        )));
-                    }
-                };
-                Ok(true)
-            })
-            .map_err(|e| js_error(&e))?;
-            let mut index = match multi {
-                Some(false) => Index::from_bytes_linear(bytes, &trust),
-                _ => Index::from_bytes(bytes, &trust),
-            }
-            .map_err(|e| js_error(&e))?;
-            if multi == Some(true) && !index.uses_mih() {
-                index.set_multi_index(true);
-            }
-            Ok(JsIndex(index))
-        }
-
-        /// The set version.
-        #[wasm_bindgen(getter)]
-        pub fn version(&self) -> f64 {
-            self.0.header().set_version as f64
-        }
-
-        /// Creation time, unix seconds.
-        #[wasm_bindgen(getter)]
-        pub fn created(&self) -> f64 {
-            self.0.header().created as f64
-        }
-
-        /// How the signature was checked.
-        #[wasm_bindgen(getter, unchecked_return_type = "SignatureStatus")]
-        pub fn signature(&self) -> String {
-            signature_name(self.0.header().signature).to_owned()
-        }
-
-        /// The lists and their entry counts.
-        #[wasm_bindgen(getter, unchecked_return_type = "ListInfo[]")]
-        pub fn lists(&self) -> JsValue {
-            lists_array(self.0.lists()).into()
-        }
-
-        /// Every match of a query, best first: exact hashes by equality, PDQ by Hamming
-        /// distance over the query's dihedral variants (only for quality ≥ `minQuality`).
-        #[wasm_bindgen(unchecked_return_type = "LookupResult")]
-        pub fn lookup(
-            &self,
-            #[wasm_bindgen(unchecked_param_type = "LookupQuery")] query: JsValue,
-            #[wasm_bindgen(unchecked_optional_param_type = "LookupOptions")] options: JsValue,
-        ) -> Result<JsValue, JsValue> {
-            let mut q = Query::default();
-            let mut pdq = PdqFields::default();
-            let mut windows: Vec<PdqHash> = Vec::new();
-            parse_exact(&query, &mut q, |name, v| {
-                if name != "windows" {
-                    return pdq.take(name, v);
-                }
-                if !Array::is_array(v) {
-                    return Err(caller("windows must be an array of hex strings".to_owned()));
-                }
-                let list = Array::from(v);
-                if list.length() > 128 {
-                    return Err(caller(format!(
-                        "windows has {} hashes, at most 128 are accepted",
-                        list.length()
-                    )));
-                }
-                for (i, h) in list.iter().enumerate() {
-                    windows.push(hex_field(&format!("windows[{i}]"), &h)?);
-                }
-                Ok(true)
-            })
-            .map_err(|e| js_error(&e))?;
-            q.pdq = pdq.into_query().map_err(|e| js_error(&e))?;
-            if q == Query::default() && windows.is_empty() {
-                return Err(js_error(&caller(
-                    "no hash given: send any of md5, sha1, sha256, pdq, pdqDihedral, windows"
-                        .to_owned(),
-                )));
-            }
-            let mut opts = MatchOptions::default();
-            for (name, v) in entries(&options, "options").map_err(|e| js_error(&e))? {
-                match name.as_str() {
-                    "threshold" => {
-                        opts.threshold = integer(&name, &v, 256).map_err(|e| js_error(&e))? as u32
-                    }
-                    "minQuality" => {
-                        opts.min_quality = integer(&name, &v, 100).map_err(|e| js_error(&e))? as u8
-                    }
-                    _ => return Err(js_error(&caller(format!("unknown option '{name}'")))),
-                }
-            }
-            // As the Worker's `/v1/confirm`: windows only after a whole-image PDQ miss.
-            let matches = self.0.lookup_with_windows(&q, &windows, &opts);
-            let o = Object::new();
-            set(&o, "verdict", Verdict::of_matches(&matches).name());
-            let list: Array = matches
-                .iter()
-                .map(|m| {
-                    let x = Object::new();
-                    set(&x, "list", m.list.as_str());
-                    set(&x, "category", m.category.as_str());
-                    set(&x, "kind", m.kind.name());
-                    set(&x, "distance", m.distance);
-                    if let Some(variant) = m.variant {
-                        set(&x, "variant", variant);
-                    }
-                    if let Some(region) = &m.region {
-                        set(&x, "region", region.as_str());
-                    }
-                    JsValue::from(x)
-                })
-                .collect();
-            set(&o, "matches", list);
-            Ok(o.into())
-        }
-    }
 }
 
 /// MD5 of the bytes, hex (browsers' `crypto.subtle` has no MD5).

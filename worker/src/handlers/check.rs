@@ -2,6 +2,7 @@
 
 use schoon_core::receipt::Receipt;
 use schoon_core::set::{Match, Query};
+use schoon_core::wire;
 use serde_json::{Value, json};
 
 use crate::app::App;
@@ -56,16 +57,11 @@ impl<B: Backend> App<'_, B> {
         // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
         let bucket::Hashed { report, query, matches } =
             bucket::check_bytes(self.config, index, tenant, bytes);
-        let image = report.image.as_ref().ok();
-        let e = &report.exact;
-        let mut hashes = json!({ "bytes": e.bytes, "md5": e.md5.to_hex(), "sha1": e.sha1.to_hex(), "sha256": e.sha256.to_hex() });
-        if let (Some(obj), Some(i)) = (hashes.as_object_mut(), image) {
-            obj.insert("pdq".into(), json!(i.pdq.hash.to_hex()));
-            obj.insert("quality".into(), json!(i.pdq.quality));
-            obj.insert("format".into(), json!(i.info.format.name()));
-            obj.insert("width".into(), json!(i.info.width));
-            obj.insert("height".into(), json!(i.info.height));
+        let mut fields = wire::exact_fields(&report.exact);
+        if let Ok(image) = &report.image {
+            fields.extend(wire::image_fields(image, wire::ReportFields::default()));
         }
+        let hashes = Value::Object(wire::fields_json(fields));
         Checked { query, matches, hashes, error: report.image.err() }
     }
 

@@ -4,8 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use schoon_core::{Algo, ExactHashes, HashOptions, PdqMode};
-use serde_json::{Map, Value, json};
+use schoon_core::wire::{self, FieldValue, ReportFields};
+use schoon_core::{Algo, ErrorKind, ExactHashes, HashOptions, PdqMode};
+use serde_json::{Map, Value};
 
 use crate::files::{self, Input};
 use crate::run;
@@ -42,76 +43,57 @@ pub struct Hashed {
     pub path: PathBuf,
     pub exact: Option<ExactHashes>,
     pub image: Result<schoon_core::ImageHashes, String>,
+    /// Why the image did not hash, when the core said so (not for files that could not be
+    /// read).
+    pub error_kind: Option<ErrorKind>,
 }
 
 /// Reads and hashes one input (never panics, never fails: errors are part of the result).
 pub fn hash_input(input: &Input, options: &HashOptions) -> Hashed {
     let path = input.path().to_path_buf();
+    let failed = |path, exact, message: String, kind| Hashed {
+        path,
+        exact,
+        image: Err(message),
+        error_kind: kind,
+    };
     let file = match input {
-        Input::Unlistable(_, why) => {
-            return Hashed { path, exact: None, image: Err(why.clone()) };
-        }
+        Input::Unlistable(_, why) => return failed(path, None, why.clone(), None),
         Input::File(p) => files::read(p, &options.limits),
     };
     match file {
-        Err(e) => Hashed { path, exact: None, image: Err(files::io_message(&e)) },
+        Err(e) => failed(path, None, files::io_message(&e), None),
         Ok(data) => {
             let image = match &data.bytes {
-                Some(bytes) => schoon_core::hash_image(bytes, options).map_err(|e| e.to_string()),
+                Some(bytes) => schoon_core::hash_image(bytes, options),
                 None => Err(schoon_core::Error::Limit(schoon_core::LimitExceeded {
                     kind: schoon_core::LimitKind::InputBytes,
                     value: data.exact.bytes,
                     max: options.limits.max_input_bytes,
-                })
-                .to_string()),
+                })),
             };
-            Hashed { path, exact: Some(data.exact), image }
+            match image {
+                Ok(image) => {
+                    Hashed { path, exact: Some(data.exact), image: Ok(image), error_kind: None }
+                }
+                Err(e) => failed(path, Some(data.exact), e.to_string(), Some(e.kind())),
+            }
         }
     }
 }
 
-/// The NDJSON object of one input.
-pub fn to_json(h: &Hashed, dihedral: bool) -> Map<String, Value> {
-    let mut o = Map::new();
-    o.insert("path".into(), json!(h.path.to_string_lossy()));
+/// The NDJSON object of one input: `path`, then the core's report fields
+/// (`schoon_core::wire::report_fields`).
+pub fn to_json(h: &Hashed, with: ReportFields) -> Map<String, Value> {
+    let mut fields = vec![("path", FieldValue::Text(h.path.to_string_lossy().into_owned()))];
     if let Some(e) = &h.exact {
-        o.insert("bytes".into(), json!(e.bytes));
-        o.insert("md5".into(), json!(e.md5.to_hex()));
-        o.insert("sha1".into(), json!(e.sha1.to_hex()));
-        o.insert("sha256".into(), json!(e.sha256.to_hex()));
+        fields.extend(wire::exact_fields(e));
     }
-    match &h.image {
-        Ok(img) => {
-            o.insert("pdq".into(), json!(img.pdq.hash.to_hex()));
-            o.insert("quality".into(), json!(img.pdq.quality));
-            o.insert("width".into(), json!(img.info.width));
-            o.insert("height".into(), json!(img.info.height));
-            if dihedral {
-                let all: Vec<String> = img.pdq.dihedral.iter().map(|d| d.to_hex()).collect();
-                o.insert("pdq_dihedral".into(), json!(all));
-            }
-            for (algo, bytes) in &img.extra {
-                o.insert(algo.name().into(), json!(schoon_core::hex::encode(bytes)));
-            }
-        }
-        Err(e) => {
-            o.insert("error".into(), json!(e));
-        }
-    }
-    o
-}
-
-/// The hashes of the region query windows of quality 50 or more (needs the plane of
-/// `HashOptions::regions`).
-pub(crate) fn window_hashes(img: &schoon_core::ImageHashes) -> Vec<String> {
-    use schoon_core::regions::{MIN_QUALITY, Scheme};
-    let windows = img.plane.as_ref().map(|p| Scheme::standard().query_variants(p));
-    windows
-        .unwrap_or_default()
-        .iter()
-        .filter(|(_, p)| p.quality >= MIN_QUALITY)
-        .map(|(_, p)| p.hash.to_hex())
-        .collect()
+    fields.extend(match &h.image {
+        Ok(img) => wire::image_fields(img, with),
+        Err(e) => wire::error_fields(e.clone(), h.error_kind),
+    });
+    wire::fields_json(fields)
 }
 
 /// Runs `schoon hash`; returns whether every file hashed.
@@ -132,10 +114,8 @@ pub fn run(args: HashArgs) -> anyhow::Result<bool> {
         |input| hash_input(input, &options),
         |h| {
             all_ok &= h.image.is_ok();
-            let mut o = to_json(&h, args.dihedral);
-            if let (true, Ok(img)) = (args.windows, &h.image) {
-                o.insert("windows".into(), json!(window_hashes(img)));
-            }
+            let with = ReportFields { dihedral: args.dihedral, windows: args.windows };
+            let o = to_json(&h, with);
             serde_json::to_writer(&mut out, &o)?;
             out.write_all(b"\n")?;
             Ok(())

@@ -16,10 +16,10 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 use schoon_core::set::{Filter, HashKind, MatchOptions, Trust, check_hashed};
-use schoon_core::{ExactHashes, HashOptions, ImageHashes};
+use schoon_core::{ExactHashes, HashOptions, ImageHashes, wire};
 use serde_json::{Map, Value, json};
 
-use crate::cmd::hash::{hash_input, window_hashes};
+use crate::cmd::hash::hash_input;
 use crate::files::{self, Input};
 
 mod cache;
@@ -119,11 +119,8 @@ pub fn candidate_line(
         };
     }
     if let (true, Some(image)) = (pdq, image) {
-        line.insert("pdq".into(), json!(image.pdq.hash.to_hex()));
-        line.insert("quality".into(), json!(image.pdq.quality));
-        let all: Vec<String> = image.pdq.dihedral.iter().map(|d| d.to_hex()).collect();
-        line.insert("pdq_dihedral".into(), json!(all));
-        let all = window_hashes(image);
+        line.extend(wire::fields_json(wire::pdq_fields(&image.pdq, true)));
+        let all = wire::window_hashes(image);
         if !all.is_empty() {
             line.insert("windows".into(), json!(all));
         }
