@@ -1,7 +1,8 @@
 // `schoon scan --remote` against the real worker on workerd (Miniflare, listening on
 // 127.0.0.1): the CLI downloads and verifies the worker's filter, checks the examples locally
 // and sends only the filter's candidates to POST /v1/check; its verdicts equal a local
-// `schoon scan --index` of the same set. Skips (with a message) while the worker has no
+// `schoon scan --index` of the same set for every file the set's filter flags (and `clean` for
+// the others). Skips (with a message) while the worker has no
 // /v1/check.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -51,7 +52,7 @@ before(async () => {
 
 after(async () => { await w?.dispose(); });
 
-test('scan --remote equals a local index scan and sends only candidates', { timeout: 180_000 }, async (t) => {
+test('scan --remote equals a local filter-then-index scan and sends only candidates', { timeout: 180_000 }, async (t) => {
   if (!hasCheck) {
     t.skip('SKIPPED: this worker answers 404 for POST /v1/check (the route is not merged yet)');
     return;
@@ -64,29 +65,22 @@ test('scan --remote equals a local index scan and sends only candidates', { time
   const local = run(['scan', '--index', set.index, '--public-key', setKey.pub, EXAMPLES]);
   assert.equal(local.status, 1, local.stderr);
   const shape = (lines) => lines.map((l) => [l.path, l.verdict, l.matches.map((m) => `${m.list}/${m.kind}`).sort().join(' ')]);
-  let remoteLines = remote.lines;
-  if (JSON.stringify(shape(remoteLines)) !== JSON.stringify(shape(local.lines))) {
-    // One CI run saw a single edited example decided `clean` remotely and `match` locally,
-    // which no run here reproduces. Print what is needed to find out why, then scan once more
-    // (without the cache): a second disagreement fails the test.
-    const differ = shape(remoteLines).filter((r, i) => JSON.stringify(r) !== JSON.stringify(shape(local.lines)[i]));
-    t.diagnostic(`remote and local differ on ${JSON.stringify(differ)}`);
-    t.diagnostic(`remote stderr: ${remote.stderr.trim()}`);
-    for (const [p] of differ) {
-      const f = run(['scan', '--filter', set.filter, '--public-key', setKey.pub, p]);
-      const l = run(['scan', '--index', set.index, '--public-key', setKey.pub, p]);
-      t.diagnostic(`filter: ${JSON.stringify(f.lines)} index: ${JSON.stringify(l.lines)}`);
-    }
-    const again = run(['scan', '--remote', w.base, '--public-key', setKey.pub, '--cache-dir', path.join(dir, 'cache-again'), '--stats', '--batch', '2', EXAMPLES],
-      { SCHOON_API_KEY: key });
-    t.diagnostic(`second remote scan stderr: ${again.stderr.trim()}`);
-    remoteLines = again.lines;
-  }
-  assert.deepEqual(shape(remoteLines), shape(local.lines));
+  // What the remote scan can know: a file the filter calls clean is never sent, so it is clean
+  // even when the index would find it. That happens only to near-duplicates (PDQ matches at a
+  // distance) whose hashes share no band with the listed one; the bands are drawn per set from
+  // its salt, so which ones (if any) differs from build to build.
+  const filtered = run(['scan', '--filter', set.filter, '--public-key', setKey.pub, EXAMPLES]);
+  const expected = local.lines.map((l, i) => {
+    if (filtered.lines[i].verdict !== 'clean' || l.verdict !== 'match') return l;
+    assert.ok(l.matches.every((m) => m.kind === 'pdq' && m.distance > 0), `a filter miss of ${l.path}, which is no near-duplicate`);
+    t.diagnostic(`the filter misses ${path.basename(l.path)} (${JSON.stringify(l.matches.map((m) => [m.distance, m.region]))})`);
+    return { ...l, verdict: 'clean', matches: [] };
+  });
+  const remoteLines = remote.lines;
+  assert.deepEqual(shape(remoteLines), shape(expected));
   for (const l of remoteLines.filter((x) => x.verdict === 'match')) {
     for (const m of l.matches) assert.match(m.receipt_id, /^[0-9a-f]+$/);
   }
-  const filtered = run(['scan', '--filter', set.filter, '--public-key', setKey.pub, EXAMPLES]);
   const candidates = filtered.lines.filter((l) => l.verdict === 'candidate').length;
   const stats = JSON.parse(remote.stderr.trim().split('\n').pop());
   assert.equal(stats.candidates, candidates);

@@ -74,6 +74,13 @@ fn scan(dir: &Path, set: &str, file: &Path) -> BTreeMap<String, serde_json::Valu
         .collect()
 }
 
+/// A match only by PDQ at a distance (a near-duplicate, not the listed picture itself): the
+/// filter flags it when it shares a band with the listed hash, which is likely, not certain.
+fn near_duplicate(line: &serde_json::Value) -> bool {
+    let matches = line["matches"].as_array().map(Vec::as_slice).unwrap_or_default();
+    !matches.is_empty() && matches.iter().all(|m| m["kind"] == "pdq" && m["distance"] != 0)
+}
+
 fn verdict(lines: &BTreeMap<String, serde_json::Value>, name: &str) -> String {
     lines[name]["verdict"].as_str().unwrap().to_owned()
 }
@@ -125,17 +132,22 @@ fn an_allow_listed_picture_scans_clean_and_the_others_do_not_change() {
         assert_eq!(verdict(&after_index, copy), "clean", "{copy}");
         assert_eq!(verdict(&after_filter, copy), "candidate", "{copy}");
     }
-    // Every other picture: the very same output lines.
+    // Every other picture: the very same output lines. The filter's PDQ bands are drawn per
+    // set from its salt, so whether a near-duplicate (a PDQ match at a distance) shares a band
+    // with the listed hash can differ between two builds: only those may change.
     for (name, line) in &before_index {
         if !name.starts_with("known-2") {
             assert_eq!(&after_index[name], line, "{name}");
-            assert_eq!(&after_filter[name], &before_filter[name], "{name}");
+            if !near_duplicate(line) {
+                assert_eq!(&after_filter[name], &before_filter[name], "{name}");
+            }
         }
     }
     assert!(before_index.keys().any(|n| verdict(&after_index, n) == "match"));
-    // A filter miss stays final: nothing the filter calls clean matches in the index.
+    // A filter miss stays final for exact and identical-PDQ matches: nothing the filter calls
+    // clean matches them in the index.
     for (name, line) in &after_filter {
-        if line["verdict"] == "clean" {
+        if line["verdict"] == "clean" && !near_duplicate(&after_index[name]) {
             assert_eq!(verdict(&after_index, name), "clean", "{name}");
         }
     }
