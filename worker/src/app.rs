@@ -8,6 +8,7 @@
 //! [`ApiError::to_response`], so nothing a request carries can end in a panic or a bare 500.
 //! [`App::serve`] does both for native tests and fuzzing.
 
+use schoon_core::receipt::Receipt;
 use schoon_core::set::{Match, Query};
 use serde_json::{Value, json};
 
@@ -275,10 +276,25 @@ pub struct App<'a, B: Backend> {
     pub backend: &'a B,
 }
 
-/// A check's result for the verdict JSON.
+/// The JSON of a check's verdict: `/v1/confirm`, and the core of `/v1/scan`, of each line of
+/// `/v1/check` and of gate mode's 451.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct VerdictBody {
+    /// `match` or `clean`.
+    pub(crate) verdict: &'static str,
+    /// The version of the set that decided.
+    pub(crate) set_version: u64,
+    /// The matches, as the core's wire module writes them (with their receipt ids).
+    pub(crate) matches: Vec<Value>,
+    /// The receipts issued (left out where a caller omits them for a clean line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) receipts: Option<Vec<Receipt>>,
+}
+
+/// A check's result.
 pub(crate) struct Verdict {
-    /// `{verdict, set_version, matches, receipts}`.
-    pub(crate) body: Value,
+    /// What to answer.
+    pub(crate) body: VerdictBody,
     /// Whether anything matched.
     pub(crate) matched: bool,
     /// The counter flush the check scheduled, if any.
@@ -511,19 +527,21 @@ impl<B: Backend> App<'_, B> {
         let id_of = |m: &Match| {
             issued.iter().find(|r| r.kind == m.kind && r.list == m.list).map(|r| r.id.as_str())
         };
-        let body = json!({
-            "verdict": verdict_of(matches),
-            "set_version": set_version,
-            "matches": matches.iter().map(|m| match_json(m, id_of(m))).collect::<Vec<_>>(),
-            "receipts": issued,
-        });
+        let matches_json = matches.iter().map(|m| match_json(m, id_of(m))).collect();
+        let issued_count = issued.len() as u64;
+        let body = VerdictBody {
+            verdict: verdict_of(matches),
+            set_version,
+            matches: matches_json,
+            receipts: Some(issued),
+        };
         let matched = !matches.is_empty();
         let deferred = self.count(
             tenant,
             Counts {
                 checks: 1,
                 matches: u64::from(matched),
-                receipts: issued.len() as u64,
+                receipts: issued_count,
                 ..Counts::default()
             },
         );

@@ -27,13 +27,13 @@
 use futures_util::{StreamExt, stream};
 use schoon_core::PdqHash;
 use schoon_core::set::Query;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::app::App;
+use crate::app::{App, VerdictBody};
 use crate::artifact::LoadedIndex;
 use crate::auth::{self, Need};
 use crate::backend::Backend;
-use crate::error::{ApiError, code_for, status_for};
+use crate::error::{ApiError, ErrorBody};
 use crate::http::NDJSON;
 use crate::http::{Deferred, Head, Outcome, Reply, Response};
 use crate::policy;
@@ -42,6 +42,7 @@ use crate::query::{self, HashesIn};
 use crate::sets;
 use crate::subject::Subject;
 use crate::tenant::{Principal, Scope, TenantRecord};
+use serde::Serialize;
 
 /// Fields of `schoon hash` output that a line may carry and the check ignores (the file's
 /// path, size, dimensions, format, region, a hashing error, and the secondary perceptual
@@ -186,17 +187,60 @@ pub fn parse_line(line: &[u8]) -> ParsedLine {
     ParsedLine { id: readable, parsed }
 }
 
-/// The answer line of a line that could not be checked.
-pub fn error_line(number: usize, id: Option<&str>, error: &ApiError) -> Value {
-    let mut v = json!({
-        "line": number,
-        "verdict": "error",
-        "error": { "status": status_for(error), "code": code_for(error), "message": error.to_string() },
-    });
-    if let (Some(obj), Some(id)) = (v.as_object_mut(), id) {
-        obj.insert("id".into(), json!(id));
+/// One line of a `/v1/check` answer: the input line's number and id, then its verdict or
+/// its error.
+#[derive(Debug, Serialize)]
+pub(crate) struct LineAnswer {
+    /// The line's number in the request body (from 1, empty lines counted).
+    pub(crate) line: usize,
+    /// The caller's `id` (or `path`); `null` on a verdict line without one, left out on an
+    /// error line without one.
+    #[serde(skip_serializing_if = "Id::is_absent")]
+    pub(crate) id: Id,
+    /// The verdict, or `error` with the reason.
+    #[serde(flatten)]
+    pub(crate) outcome: LineOutcome,
+}
+
+/// A line's id as answered (see [`LineAnswer::id`]).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum Id {
+    /// Written as the caller gave it, or `null`.
+    Given(Option<String>),
+    /// Left out.
+    #[serde(skip)]
+    Absent,
+}
+
+impl Id {
+    fn is_absent(&self) -> bool {
+        matches!(self, Id::Absent)
     }
-    v
+}
+
+/// What a line came to.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum LineOutcome {
+    /// Checked: `match` (with receipts) or `clean`.
+    Verdict(VerdictBody),
+    /// Not checked: `{"verdict": "error", "error": {status, code, message}}`.
+    Error {
+        /// Always `error`.
+        verdict: &'static str,
+        /// Why.
+        error: ErrorBody,
+    },
+}
+
+/// The answer line of a line that could not be checked.
+pub(crate) fn error_line(number: usize, id: Option<&str>, error: &ApiError) -> LineAnswer {
+    LineAnswer {
+        line: number,
+        id: id.map_or(Id::Absent, |id| Id::Given(Some(id.to_owned()))),
+        outcome: LineOutcome::Error { verdict: "error", error: error.body() },
+    }
 }
 
 impl<B: Backend> App<'_, B> {
@@ -220,7 +264,7 @@ impl<B: Backend> App<'_, B> {
         loaded: &LoadedIndex,
         number: usize,
         line: &[u8],
-    ) -> (Value, Vec<Deferred>) {
+    ) -> (LineAnswer, Vec<Deferred>) {
         let ParsedLine { id, parsed } = parse_line(line);
         let c = match parsed {
             Ok(c) => c,
@@ -233,14 +277,15 @@ impl<B: Backend> App<'_, B> {
             Err(e) => (error_line(number, id.as_deref(), &e), Vec::new()),
             Ok(v) => {
                 let mut body = v.body;
-                if let Some(obj) = body.as_object_mut() {
-                    obj.insert("line".into(), json!(number));
-                    obj.insert("id".into(), json!(id));
-                    if !v.matched {
-                        obj.remove("receipts");
-                    }
+                if !v.matched {
+                    body.receipts = None;
                 }
-                (body, v.deferred)
+                let answer = LineAnswer {
+                    line: number,
+                    id: Id::Given(id),
+                    outcome: LineOutcome::Verdict(body),
+                };
+                (answer, v.deferred)
             }
         }
     }
@@ -265,7 +310,7 @@ impl<B: Backend> App<'_, B> {
         let version = loaded.meta.version;
         // Lines are answered in order; the receipts of up to CONCURRENT_LINES lines are
         // written at once (clean lines do no I/O at all).
-        let answers: Vec<(Value, Vec<Deferred>)> = stream::iter(non_empty_lines(body))
+        let answers: Vec<(LineAnswer, Vec<Deferred>)> = stream::iter(non_empty_lines(body))
             .map(|(number, line)| self.answer_line(&tenant, &loaded, number, line))
             .buffered(CONCURRENT_LINES)
             .collect()
@@ -273,7 +318,10 @@ impl<B: Backend> App<'_, B> {
         let mut out = String::new();
         let mut deferred = Vec::new();
         for (answer, d) in answers {
-            out.push_str(&answer.to_string());
+            let line = serde_json::to_string(&answer).map_err(|e| {
+                ApiError::Internal(format!("an answer line did not serialize: {e}"))
+            })?;
+            out.push_str(&line);
             out.push('\n');
             deferred.extend(d);
         }
@@ -286,13 +334,14 @@ impl<B: Backend> App<'_, B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const PDQ: &str = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22";
 
     fn error_of(line: &str) -> (Option<String>, u16, String) {
         let p = parse_line(line.as_bytes());
         let e = p.parsed.unwrap_err();
-        (p.id, status_for(&e), e.to_string())
+        (p.id, crate::error::status_for(&e), e.to_string())
     }
 
     #[test]
@@ -356,12 +405,15 @@ mod tests {
 
     #[test]
     fn error_lines_carry_status_code_and_id() {
-        let v = error_line(3, Some("d.jpg"), &ApiError::Invalid("bad".into()));
+        let v =
+            serde_json::to_value(error_line(3, Some("d.jpg"), &ApiError::Invalid("bad".into())))
+                .unwrap();
         assert_eq!(
             v,
             json!({"line": 3, "id": "d.jpg", "verdict": "error",
                    "error": {"status": 422, "code": "invalid", "message": "bad"}})
         );
-        assert!(error_line(1, None, &ApiError::Invalid("x".into())).get("id").is_none());
+        let v = serde_json::to_value(error_line(1, None, &ApiError::Invalid("x".into()))).unwrap();
+        assert!(v.get("id").is_none());
     }
 }

@@ -174,12 +174,29 @@ pub fn code_for(e: &ApiError) -> &'static str {
     }
 }
 
+/// The `error` object of every answer that failed: a whole response, a scan that could not
+/// hash, one line of `/v1/check`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorBody {
+    /// The HTTP status the error maps to.
+    pub status: u16,
+    /// The stable code ([`code_for`]).
+    pub code: &'static str,
+    /// The lowercase message naming the bad value.
+    pub message: String,
+}
+
 impl ApiError {
+    /// The `{status, code, message}` object of this error.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { status: status_for(self), code: code_for(self), message: self.to_string() }
+    }
+
     /// The error as a JSON response with the headers its status calls for.
     pub fn to_response(&self) -> Response {
-        let status = status_for(self);
-        let body = json!({ "error": { "status": status, "code": code_for(self), "message": self.to_string() } });
-        let mut r = Response::json(status, &body);
+        let error = self.body();
+        let status = error.status;
+        let mut r = Response::json(status, &json!({ "error": error }));
         match self {
             ApiError::Unauthorized(_) => r.set_header("www-authenticate", "Bearer"),
             ApiError::MethodNotAllowed(allowed) => {

@@ -148,11 +148,17 @@ impl Response {
     }
 
     /// A JSON response (`application/json; charset=utf-8`, not cacheable).
-    pub fn json(status: u16, value: &Value) -> Response {
+    pub fn json(status: u16, value: &impl serde::Serialize) -> Response {
+        // The worker's bodies are structs and string-keyed maps, which always serialize; the
+        // fallback only keeps a future mistake from panicking the isolate.
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| {
+            br#"{"error":{"status":500,"code":"internal","message":"the answer did not serialize"}}"#
+                .to_vec()
+        });
         Response::empty(status)
             .with_header("content-type", "application/json; charset=utf-8")
             .with_header("cache-control", "no-store")
-            .with_body(value.to_string().into_bytes())
+            .with_body(body)
     }
 
     /// A text response of the given media type.

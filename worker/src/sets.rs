@@ -183,6 +183,18 @@ pub fn meta_json(m: &ArtifactMeta) -> Value {
     })
 }
 
+/// How many hashes of each kind an index holds (`pdq` counts whole images, `regions` their
+/// region hashes), as `/v1/admin/publish` and `/v1/admin/status` report them.
+pub fn entries_json(index: &Index) -> Value {
+    json!({
+        "md5": index.count(HashKind::Md5),
+        "sha1": index.count(HashKind::Sha1),
+        "sha256": index.count(HashKind::Sha256),
+        "pdq": index.count(HashKind::Pdq) - index.region_count(),
+        "regions": index.region_count(),
+    })
+}
+
 /// Publishes an index: verifies it, refuses anything not newer than the current one, stores it
 /// and makes it current. Returns `(created, description)`; `created` is false for a repeated
 /// upload of the current bytes.
@@ -218,13 +230,7 @@ pub async fn publish_index<B: Backend>(
     let meta = meta_of(&header, object, index.as_bytes(), backend.now_ms());
     pointer.index = Some(meta.clone());
     write_pointer(backend, &pointer).await?;
-    let entries = json!({
-        "md5": index.count(HashKind::Md5),
-        "sha1": index.count(HashKind::Sha1),
-        "sha256": index.count(HashKind::Sha256),
-        "pdq": index.count(HashKind::Pdq) - index.region_count(),
-        "regions": index.region_count(),
-    });
+    let entries = entries_json(&index);
     let multi_index = index.uses_mih();
     isolate.install_index(Rc::new(LoadedIndex { index, meta: meta.clone() }));
     isolate.cache_pointer(backend.now_ms(), Rc::new(pointer));

@@ -1,6 +1,9 @@
 //! Bucket scanning (queue consumer, dead-letter consumer, backfill) and the follow-up
 //! verification job, natively against the in-memory backend: every outcome and its record,
 //! counters and statistics.
+//!
+//! Over 600 lines: one state machine (message, check, record, retry, dead letter, backfill,
+//! follow-up) tested through each of its outcomes on one in-memory backend.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests
 

@@ -11,7 +11,7 @@ import { checkPdq } from './guard-pdq.js';
 import { startSplit } from './guard-split.js';
 import { need, primaryModule, state, type HashKind } from './guard-state.js';
 import type { CheckResult, FileHashes, GuardErrorKind, Phase, Timings } from './options.js';
-import { sniff } from './platform-decode.js';
+import { platformFormat } from './platform-decode.js';
 import type { ExactKind } from './tail-worker.js';
 
 async function readBlob(file: Blob, progress: (p: Phase, loaded?: number, total?: number) => void): Promise<Uint8Array> {
@@ -105,7 +105,7 @@ async function checkFile(
   // over, not copied), which decodes the second part and computes the exact hashes while
   // this one decodes the first part. Otherwise the platform's digests start here
   // (synchronously, in Chromium) and PDQ follows.
-  const format = sniff(bytes);
+  const format = platformFormat(primary.glue.sniffFormat(bytes));
   const exactKinds = kinds.filter((k): k is ExactKind => k !== 'pdq');
   const split = kinds.includes('pdq') ? startSplit(bytes, format, exactKinds, primary) : undefined;
   if (split) cleanup.push(() => split.file.free());

@@ -8,7 +8,7 @@
 // orientation there whatever `imageOrientation` says (the dihedral matching absorbs it), and a
 // canvas premultiplies alpha (translucent pixels change by rounding).
 
-/** Formats recognised by their first bytes. */
+/** Formats the platform may decode (named as the core's `sniffFormat` names them). */
 export type SniffedFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'bmp' | 'avif';
 
 const MIME: Record<SniffedFormat, string> = {
@@ -20,16 +20,12 @@ const MIME: Record<SniffedFormat, string> = {
   avif: 'image/avif',
 };
 
-/** The image format of some bytes, from their signature (not the file name). */
-export function sniff(b: Uint8Array): SniffedFormat | undefined {
-  const at = (i: number, s: string) => [...s].every((c, k) => b[i + k] === c.charCodeAt(0));
-  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
-  if (b[0] === 0x89 && at(1, 'PNG\r\n\x1a\n')) return 'png';
-  if (at(0, 'GIF87a') || at(0, 'GIF89a')) return 'gif';
-  if (at(0, 'RIFF') && at(8, 'WEBP')) return 'webp';
-  if (at(0, 'BM')) return 'bmp';
-  if (at(4, 'ftyp') && (at(8, 'avif') || at(8, 'avis'))) return 'avif';
-  return undefined;
+/**
+ * The format the platform decodes, from the name the module's `sniffFormat` read off the
+ * bytes' signature (the core's one table); `undefined` for formats no browser decodes here.
+ */
+export function platformFormat(name: string | undefined): SniffedFormat | undefined {
+  return name !== undefined && Object.hasOwn(MIME, name) ? (name as SniffedFormat) : undefined;
 }
 
 /** RGBA pixels as stored (alpha not premultiplied where the platform allows). */

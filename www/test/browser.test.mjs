@@ -171,12 +171,12 @@ test('platform decoding (the guard for WebP, GIF, BMP) gives the core’s pixels
   const files = rows.map((r) => r.file).filter((f) => !f.startsWith('tiny') && !f.startsWith('flat'));
   const got = await inPage(async (m, files) => {
     await m.init();
-    const { decodeWithPlatform, sniff } = await import('/dist/platform-decode.js');
+    const { decodeWithPlatform, platformFormat } = await import('/dist/platform-decode.js');
     const out = [];
     for (const file of files) {
       const bytes = new Uint8Array(await (await fetch(`/fixtures/${file}`)).arrayBuffer());
       try {
-        const px = await decodeWithPlatform(bytes, sniff(bytes));
+        const px = await decodeWithPlatform(bytes, platformFormat(m.sniffFormat(bytes)));
         out.push({ file, pdq: m.pdqFromPixels(px.data, px.width, px.height, 4).pdq, size: [px.width, px.height] });
       } catch (e) {
         out.push({ file, error: String(e) });

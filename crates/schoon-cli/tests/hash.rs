@@ -27,7 +27,11 @@ fn files_hash_to_the_expected_values_and_exit_zero() {
         let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["path", "bytes", "md5", "sha1", "sha256", "pdq", "quality", "width", "height"]
+            // The core wire module's order, as the worker's `/v1/scan` and the browser write it.
+            [
+                "path", "bytes", "md5", "sha1", "sha256", "format", "width", "height", "pdq",
+                "quality"
+            ]
         );
         assert!(line["path"].as_str().unwrap().ends_with(&row["file"]));
         for k in ["md5", "sha1", "sha256"] {
@@ -38,6 +42,7 @@ fn files_hash_to_the_expected_values_and_exit_zero() {
         assert_eq!(line["quality"].to_string(), row["quality_fast"]);
         assert_eq!(line["width"].to_string(), row["width"]);
         assert_eq!(line["height"].to_string(), row["height"]);
+        assert!(["jpeg", "png", "webp", "gif", "bmp"].contains(&line["format"].as_str().unwrap()));
     }
 }
 

@@ -43,23 +43,40 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
     if bytes.is_empty() {
         return Err(Error::BadInput(BadInput::Empty));
     }
+    let Some(name) = format_name(bytes) else {
+        let magic = crate::hex::encode(&bytes[..bytes.len().min(8)]);
+        return Err(Error::BadInput(BadInput::UnknownFormat { magic }));
+    };
+    [Format::Jpeg, Format::Png, Format::Gif, Format::Webp, Format::Bmp]
+        .into_iter()
+        .find(|f| f.name() == name)
+        .ok_or_else(|| Error::Unsupported(Unsupported::Format { name: name.to_owned() }))
+}
+
+/// The lowercase name of the image format the first bytes announce, whether or not schoon
+/// decodes it (`"jpeg"`, `"png"`, `"gif"`, `"webp"`, `"bmp"`, and `"avif"`, `"heif"`,
+/// `"tiff"`, `"jpeg xl"`, `"qoi"`, `"ico"`); `None` for bytes that are no known image. The one
+/// signature table: [`sniff`] and the browser guard (`sniffFormat`) both read it.
+///
+/// ```
+/// use schoon_core::decode::format_name;
+/// assert_eq!(format_name(b"GIF89a..."), Some("gif"));
+/// assert_eq!(format_name(b"\0\0\0\x1cftypavif"), Some("avif"));
+/// assert_eq!(format_name(b"# README"), None);
+/// ```
+pub fn format_name(bytes: &[u8]) -> Option<&'static str> {
     let starts = |sig: &[u8]| bytes.starts_with(sig);
     if starts(&[0xFF, 0xD8, 0xFF]) {
-        return Ok(Format::Jpeg);
-    }
-    if starts(b"\x89PNG\r\n\x1a\n") {
-        return Ok(Format::Png);
-    }
-    if starts(b"GIF87a") || starts(b"GIF89a") {
-        return Ok(Format::Gif);
-    }
-    if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
-        return Ok(Format::Webp);
-    }
-    if starts(b"BM") {
-        return Ok(Format::Bmp);
-    }
-    let other = if starts(b"II*\0") || starts(b"MM\0*") {
+        Some("jpeg")
+    } else if starts(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else if starts(b"GIF87a") || starts(b"GIF89a") {
+        Some("gif")
+    } else if starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        Some("webp")
+    } else if starts(b"BM") {
+        Some("bmp")
+    } else if starts(b"II*\0") || starts(b"MM\0*") {
         Some("tiff")
     } else if bytes.get(4..8) == Some(b"ftyp") {
         match bytes.get(8..12) {
@@ -75,13 +92,6 @@ pub fn sniff(bytes: &[u8]) -> Result<Format, Error> {
         Some("ico")
     } else {
         None
-    };
-    match other {
-        Some(name) => Err(Error::Unsupported(Unsupported::Format { name: name.to_owned() })),
-        None => {
-            let magic = crate::hex::encode(&bytes[..bytes.len().min(8)]);
-            Err(Error::BadInput(BadInput::UnknownFormat { magic }))
-        }
     }
 }
 

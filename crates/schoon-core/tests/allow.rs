@@ -1,5 +1,8 @@
 //! The allow-list: storage in index and filter, the suppression rule (exact, PDQ, regions,
 //! the filter's equality rule), sets without it, tampering, limits and deltas.
+//!
+//! Over 600 lines: one behaviour, the allow-list, tested through every path that must agree on it
+//! (index, filter, regions, deltas, limits, tampering).
 
 #![allow(
     clippy::unwrap_used,

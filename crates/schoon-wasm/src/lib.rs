@@ -234,6 +234,14 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// The image format the first bytes announce (`'jpeg'`, `'png'`, `'webp'`, `'gif'`, `'bmp'`,
+/// or a format schoon leaves to the platform such as `'avif'`), from the core's one signature
+/// table; `undefined` for bytes that are no known image.
+#[wasm_bindgen(js_name = sniffFormat)]
+pub fn sniff_format(bytes: &[u8]) -> Option<String> {
+    decode::format_name(bytes).map(str::to_owned)
+}
+
 /// The image formats this build decodes (`hashBytes` refuses the others with `errorKind`
 /// `'unsupported'`; large JPEGs hash in fast mode even without the JPEG decoder).
 #[wasm_bindgen(unchecked_return_type = "ImageFormat[]")]

@@ -25,13 +25,7 @@ impl<B: Backend> App<'_, B> {
                 "version": l.meta.version,
                 "memory_bytes": l.index.memory_bytes(),
                 "multi_index": l.index.uses_mih(),
-                "entries": {
-                    "md5": l.index.count(schoon_core::set::HashKind::Md5),
-                    "sha1": l.index.count(schoon_core::set::HashKind::Sha1),
-                    "sha256": l.index.count(schoon_core::set::HashKind::Sha256),
-                    "pdq": l.index.count(schoon_core::set::HashKind::Pdq) - l.index.region_count(),
-                    "regions": l.index.region_count(),
-                },
+                "entries": sets::entries_json(&l.index),
             })
         });
         let v = json!({

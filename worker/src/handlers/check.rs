@@ -5,13 +5,13 @@ use schoon_core::set::{Match, Query};
 use schoon_core::wire;
 use serde_json::{Value, json};
 
-use crate::app::App;
+use crate::app::{App, VerdictBody};
 use crate::auth;
 use crate::backend::Backend;
 use crate::bucket;
 use crate::config::Policy;
 use crate::counters::Counts;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::http::{Forward, HOP_BY_HOP, Head, Outcome, Reply, Response};
 use crate::multipart;
 use crate::policy;
@@ -19,6 +19,19 @@ use crate::query::{self, HashesIn, parse_json};
 use crate::sets;
 use crate::subject::Subject;
 use crate::tenant::TenantRecord;
+
+/// The answer of `/v1/scan`: the verdict, the upload's hashes, and why there is no PDQ.
+#[derive(serde::Serialize)]
+struct ScanBody {
+    #[serde(flatten)]
+    verdict: VerdictBody,
+    hashes: Value,
+    /// The kinds that were checked when the image did not decode and nothing matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checked: Option<[&'static str; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody>,
+}
 
 /// The outcome of hashing one upload in gate mode or `/v1/scan`.
 struct Checked {
@@ -71,32 +84,23 @@ impl<B: Backend> App<'_, B> {
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
         let checked = self.check_bytes(&tenant, &loaded.index, body);
         let version = loaded.meta.version;
-        let mut v = self
+        let v = self
             .verdict(&tenant.tenant, &checked.query, &checked.matches, version, &subject)
             .await?;
-        if let Some(obj) = v.body.as_object_mut() {
-            obj.insert("hashes".into(), checked.hashes);
-        }
         // A match stands even if the image did not decode (exact hashes always count); a clean
         // verdict without PDQ is answered with the decoding error's status.
-        let status = match (&checked.error, v.matched) {
-            (Some(e), false) => {
-                let err = ApiError::Core(e.clone());
-                if let Some(obj) = v.body.as_object_mut() {
-                    obj.insert("checked".into(), json!(["md5", "sha1", "sha256"]));
-                    obj.insert(
-                        "error".into(),
-                        json!({ "status": crate::error::status_for(&err), "code": crate::error::code_for(&err), "message": err.to_string() }),
-                    );
-                }
-                crate::error::status_for(&err)
-            }
-            _ => 200,
+        let error = match (checked.error, v.matched) {
+            (Some(e), false) => Some(ApiError::Core(e).body()),
+            _ => None,
         };
-        Ok(Reply {
-            outcome: Outcome::Respond(Response::json(status, &v.body)),
-            deferred: v.deferred,
-        })
+        let status = error.as_ref().map_or(200, |e| e.status);
+        let body = ScanBody {
+            verdict: v.body,
+            hashes: checked.hashes,
+            checked: error.as_ref().map(|_| ["md5", "sha1", "sha256"]),
+            error,
+        };
+        Ok(Reply { outcome: Outcome::Respond(Response::json(status, &body)), deferred: v.deferred })
     }
 
     pub(crate) fn forward(
@@ -191,11 +195,8 @@ impl<B: Backend> App<'_, B> {
             let mut deferred = Vec::new();
             for (query, m) in &matches {
                 let v = self.verdict(&gate.tenant, query, m, version, &Subject::default()).await?;
-                let field = |name: &str| v.body.get(name).cloned().unwrap_or_default();
-                all_matches.extend(field("matches").as_array().cloned().unwrap_or_default());
-                all_receipts.extend(
-                    serde_json::from_value::<Vec<Receipt>>(field("receipts")).unwrap_or_default(),
-                );
+                all_matches.extend(v.body.matches);
+                all_receipts.extend(v.body.receipts.unwrap_or_default());
                 deferred.extend(v.deferred);
             }
             let body = json!({

@@ -21,6 +21,10 @@
 //! allow-listed hashes, so the filter drops a query whose exact hash, or a query variant or
 //! region window whose PDQ hash, *equals* an allow-listed one. A delta carries its version's
 //! whole allow-list and applying it replaces the one held.
+//!
+//! Over 600 lines: one type, the filter, with its loading checks, deltas, and the probes of exact
+//! keys, PDQ bands and region windows; they share the salted key rules and the part layout, so
+//! they stay together.
 
 use super::allow::{AllowCounts, AllowDigests, TAG_ALLOW_KEYS};
 use super::bands::{BandParams, BandScheme};

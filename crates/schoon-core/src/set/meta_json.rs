@@ -7,6 +7,10 @@
 //! integers. `target_fpr` is converted exactly (correctly rounded) for up to 38 significant
 //! digits and decimal exponents from -38 to 38 (serde_json writes at most 17 digits); other
 //! numbers are refused there (see docs/formats.md).
+//!
+//! Over 600 lines: the parser is about 440; the rest are its tests, which hold it to serde_json's
+//! answers on the same inputs (what both accept and refuse), and belong next to the code they pin
+//! down.
 
 use super::allow::AllowCounts;
 use super::bands::BandParams;
