@@ -219,15 +219,6 @@ fn number(name: &'static str, value: impl Into<u64>) -> Field {
     (name, FieldValue::Number(value.into()))
 }
 
-/// The optional fields of an image report.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReportFields {
-    /// `pdq_dihedral`: the 8 dihedral PDQ hashes.
-    pub dihedral: bool,
-    /// `windows`: the hashes of the region query windows (see [`window_hashes`]).
-    pub windows: bool,
-}
-
 /// A file's exact hashes: `bytes`, `md5`, `sha1`, `sha256`.
 pub fn exact_fields(e: &ExactHashes) -> Vec<Field> {
     vec![
@@ -248,22 +239,26 @@ pub fn pdq_fields(p: &Pdq, dihedral: bool) -> Vec<Field> {
     out
 }
 
-/// A decoded image: `format`, `width`, `height`, the [`pdq_fields`], the secondary hashes
-/// under their names (`phash`, ...; when computed) and, when asked, `windows`.
-pub fn image_fields(img: &ImageHashes, with: ReportFields) -> Vec<Field> {
+/// A decoded image: `format`, `width`, `height`, the [`pdq_fields`] (with `pdq_dihedral` when
+/// `dihedral`) and the secondary hashes under their names (`phash`, ...; when computed). A
+/// caller that reports region windows adds [`windows_field`] after them (a separate function,
+/// so modules that never report windows do not link the region code).
+pub fn image_fields(img: &ImageHashes, dihedral: bool) -> Vec<Field> {
     let mut out = vec![
         text("format", img.info.format.name()),
         number("width", img.info.width),
         number("height", img.info.height),
     ];
-    out.extend(pdq_fields(&img.pdq, with.dihedral));
+    out.extend(pdq_fields(&img.pdq, dihedral));
     for (algo, bytes) in &img.extra {
         out.push(text(algo.name(), crate::hex::encode(bytes)));
     }
-    if with.windows {
-        out.push(("windows", FieldValue::Texts(window_hashes(img))));
-    }
     out
+}
+
+/// `windows`: the hashes of the image's region query windows ([`window_hashes`]).
+pub fn windows_field(img: &ImageHashes) -> Field {
+    ("windows", FieldValue::Texts(window_hashes(img)))
 }
 
 /// A file that did not hash: `error` (the message) and, when the core said why, `error_kind`
@@ -278,10 +273,10 @@ pub fn error_fields(message: String, kind: Option<ErrorKind>) -> Vec<Field> {
 
 /// The hash report of one file, as `schoon hash` prints it (after its `path`) and
 /// `hashBytes` returns it: [`exact_fields`], then [`image_fields`] or [`error_fields`].
-pub fn report_fields(report: &Report, with: ReportFields) -> Vec<Field> {
+pub fn report_fields(report: &Report, dihedral: bool) -> Vec<Field> {
     let mut out = exact_fields(&report.exact);
     out.extend(match &report.image {
-        Ok(img) => image_fields(img, with),
+        Ok(img) => image_fields(img, dihedral),
         Err(e) => error_fields(e.to_string(), Some(e.kind())),
     });
     out
@@ -336,7 +331,7 @@ pub fn fields_json(fields: Vec<Field>) -> Map<String, Value> {
 }
 
 /// The JavaScript spelling of a wire name: camelCase (`pdq_dihedral` is `pdqDihedral`,
-/// `error_kind` is `errorKind`).
+/// `error_kind` is `errorKind`). Wire names are ASCII, so no Unicode case tables are linked.
 ///
 /// ```
 /// assert_eq!(schoon_core::wire::js_name("pdq_dihedral"), "pdqDihedral");
@@ -349,7 +344,7 @@ pub fn js_name(name: &str) -> String {
         if c == '_' {
             upper = true;
         } else if upper {
-            out.extend(c.to_uppercase());
+            out.push(c.to_ascii_uppercase());
             upper = false;
         } else {
             out.push(c);
@@ -459,8 +454,9 @@ mod tests {
         img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
         let options = crate::HashOptions { regions: true, ..Default::default() };
         let report = crate::hash_bytes(&png, &options);
-        let all = ReportFields { dihedral: true, windows: true };
-        let names: Vec<&str> = report_fields(&report, all).iter().map(|(n, _)| *n).collect();
+        let mut all = report_fields(&report, true);
+        all.extend(report.image.as_ref().map(windows_field));
+        let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
         assert_eq!(
             names,
             [
@@ -477,13 +473,13 @@ mod tests {
                 "windows"
             ]
         );
-        let json = fields_json(report_fields(&report, ReportFields::default()));
+        let json = fields_json(report_fields(&report, false));
         assert_eq!(json.get("format"), Some(&Value::from("png")));
         assert_eq!(json.get("width"), Some(&Value::from(64)));
         assert_eq!(json.get("pdq_dihedral"), None);
 
         let broken = crate::hash_bytes(&png[..40], &options);
-        let json = fields_json(report_fields(&broken, all));
+        let json = fields_json(report_fields(&broken, true));
         assert_eq!(json.get("bytes"), Some(&Value::from(40)));
         assert_eq!(json.get("error_kind"), Some(&Value::from("bad_input")));
         assert!(json.get("error").is_some_and(Value::is_string));

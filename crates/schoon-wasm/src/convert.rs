@@ -5,7 +5,7 @@
 //! module (see README.md for what that saves).
 
 use js_sys::{Array, Object, Reflect};
-use schoon_core::wire::{self, FieldValue, ReportFields};
+use schoon_core::wire::{self, FieldValue};
 use schoon_core::{
     BadInput, CallerError, Error, ExactHashes, HashOptions, ImageHashes, PdqMode, Report, pdq::Pdq,
 };
@@ -106,13 +106,13 @@ pub(crate) fn pdq_object(p: &Pdq) -> Object {
 
 /// Sets `format`, `width`, `height`, `pdq`, `quality` and, if asked, `pdqDihedral`.
 pub(crate) fn set_image_fields(o: &Object, img: &ImageHashes, dihedral: bool) {
-    set_fields(o, wire::image_fields(img, ReportFields { dihedral, windows: false }));
+    set_fields(o, wire::image_fields(img, dihedral));
 }
 
 /// A report as `hashBytes` returns it: the exact hashes, then either the image's format,
 /// dimensions and PDQ, or `error` and `errorKind` (the fields of a `schoon hash` line).
 pub(crate) fn report_object(r: &Report, dihedral: bool) -> Object {
-    object_of(wire::report_fields(r, ReportFields { dihedral, windows: false }))
+    object_of(wire::report_fields(r, dihedral))
 }
 
 /// `HashOptions` from `{ mode?, dihedral?, maxWidth?, ... }`; `undefined` and `null` give the

@@ -72,7 +72,7 @@ impl<B: Backend> App<'_, B> {
             bucket::check_bytes(self.config, index, tenant, bytes);
         let mut fields = wire::exact_fields(&report.exact);
         if let Ok(image) = &report.image {
-            fields.extend(wire::image_fields(image, wire::ReportFields::default()));
+            fields.extend(wire::image_fields(image, false));
         }
         let hashes = Value::Object(wire::fields_json(fields));
         Checked { query, matches, hashes, error: report.image.err() }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use schoon_core::wire::{self, FieldValue, ReportFields};
+use schoon_core::wire::{self, FieldValue};
 use schoon_core::{Algo, ErrorKind, ExactHashes, HashOptions, PdqMode};
 use serde_json::{Map, Value};
 
@@ -83,14 +83,20 @@ pub fn hash_input(input: &Input, options: &HashOptions) -> Hashed {
 }
 
 /// The NDJSON object of one input: `path`, then the core's report fields
-/// (`schoon_core::wire::report_fields`).
-pub fn to_json(h: &Hashed, with: ReportFields) -> Map<String, Value> {
+/// (`schoon_core::wire::report_fields`), with `pdq_dihedral` and `windows` when asked.
+pub fn to_json(h: &Hashed, dihedral: bool, windows: bool) -> Map<String, Value> {
     let mut fields = vec![("path", FieldValue::Text(h.path.to_string_lossy().into_owned()))];
     if let Some(e) = &h.exact {
         fields.extend(wire::exact_fields(e));
     }
     fields.extend(match &h.image {
-        Ok(img) => wire::image_fields(img, with),
+        Ok(img) => {
+            let mut f = wire::image_fields(img, dihedral);
+            if windows {
+                f.push(wire::windows_field(img));
+            }
+            f
+        }
         Err(e) => wire::error_fields(e.clone(), h.error_kind),
     });
     wire::fields_json(fields)
@@ -114,8 +120,7 @@ pub fn run(args: HashArgs) -> anyhow::Result<bool> {
         |input| hash_input(input, &options),
         |h| {
             all_ok &= h.image.is_ok();
-            let with = ReportFields { dihedral: args.dihedral, windows: args.windows };
-            let o = to_json(&h, with);
+            let o = to_json(&h, args.dihedral, args.windows);
             serde_json::to_writer(&mut out, &o)?;
             out.write_all(b"\n")?;
             Ok(())
