@@ -50,6 +50,7 @@ export type Bindings = Pick<
   | 'pdqFromBlockMeans'
   | 'version'
   | 'formats'
+  | 'sniffFormat'
   | 'md5'
   | 'sha1'
   | 'sha256'
@@ -111,6 +112,11 @@ export interface Api {
   version(): string;
   /** The image formats this build decodes. */
   formats(): ImageFormat[];
+  /**
+   * The image format the bytes' signature announces (`'jpeg'`, ..., or one left to the
+   * platform such as `'avif'`), from the core's one table; `undefined` for no known image.
+   */
+  sniffFormat(bytes: Bytes): string | undefined;
   /** MD5 of the bytes, hex (`crypto.subtle` has none). */
   md5(bytes: Bytes): string;
   /** SHA-1 of the bytes, hex (prefer `crypto.subtle.digest` where it exists). */
@@ -186,6 +192,7 @@ export function makeApi(loader: Loader): Api {
     pdqFromBlockMeans: (plane, bw, bh, fw, fh) => ready().pdqFromBlockMeans(plane, bw, bh, fw, fh),
     version: () => ready().version(),
     formats: () => ready().formats(),
+    sniffFormat: (bytes) => ready().sniffFormat(toUint8Array(bytes)),
     md5: (bytes) => ready().md5(toUint8Array(bytes)),
     sha1: (bytes) => ready().sha1(toUint8Array(bytes)),
     sha256: (bytes) => ready().sha256(toUint8Array(bytes)),

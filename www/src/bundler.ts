@@ -24,6 +24,7 @@ export const {
   pdqFromBlockMeans,
   version,
   formats,
+  sniffFormat,
   md5,
   sha1,
   sha256,

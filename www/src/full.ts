@@ -27,6 +27,7 @@ export const {
   pdqFromBlockMeans,
   version,
   formats,
+  sniffFormat,
   md5,
   sha1,
   sha256,
