@@ -60,15 +60,9 @@ fn edits(img: &DynamicImage) -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::Rng;
 
 fn main() {
     let Some(root) = corpus() else {

@@ -22,22 +22,8 @@ use schoon_core::{
     ErrorKind, ExactHashes, HashOptions, LimitKind, PdqHash, Sha256, SigningKey, hash_bytes,
 };
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn hash(&mut self) -> PdqHash {
-        let mut h = PdqHash::ZERO;
-        for c in h.0.chunks_mut(8) {
-            c.copy_from_slice(&self.next().to_le_bytes());
-        }
-        h
-    }
-}
+mod common;
+use common::Rng;
 
 fn flip(h: &PdqHash, bits: impl IntoIterator<Item = usize>) -> PdqHash {
     let mut x = *h;

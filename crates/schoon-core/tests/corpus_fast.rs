@@ -14,41 +14,13 @@
 )] // tests
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use schoon_core::{HashOptions, PdqMode, hash_image};
 
+mod common;
 mod textures;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("SCHOON_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-    });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("SKIPPED: evaluation corpus not found at {}", dir.display());
-        None
-    }
-}
-
-fn images(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            images(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-            Some("jpg" | "jpeg" | "png" | "webp" | "gif" | "bmp")
-        ) {
-            out.push(p);
-        }
-    }
-}
+use common::{corpus, images};
 
 /// Deviations (bits) of images of reference quality >= 50, by fast-path route.
 #[derive(Default)]
@@ -142,7 +114,7 @@ impl Tally {
 }
 
 fn corpus_tally() -> Option<Tally> {
-    let root = corpus()?;
+    let root = corpus(".")?;
     let mut files = Vec::new();
     images(&root, &mut files);
     let mut tally = Tally::default();

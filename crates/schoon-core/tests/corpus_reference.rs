@@ -15,20 +15,9 @@ use std::path::PathBuf;
 
 use schoon_core::{HashOptions, PdqHash, PdqMode, hash_image};
 
-fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("SCHOON_CORPUS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-    });
-    if dir.join("pdq-reference").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED: evaluation corpus not found at {} (set SCHOON_CORPUS to run the reference checks)",
-            dir.display()
-        );
-        None
-    }
-}
+mod common;
+
+use common::corpus;
 
 /// `pdq/data/<dir>/<name>` with `/` written as `__`, plus prefixes for the two other sources.
 fn resolve(root: &std::path::Path, name: &str) -> PathBuf {
@@ -41,7 +30,7 @@ fn reference() -> HashOptions {
 
 #[test]
 fn all_reference_rows_match_bit_for_bit() {
-    let Some(root) = corpus() else { return };
+    let Some(root) = corpus("pdq-reference") else { return };
     let csv =
         std::fs::read_to_string(root.join("pdq-reference/ref-fullsize-cpp-core.csv")).unwrap();
     let mut checked = 0;
@@ -75,7 +64,7 @@ fn all_reference_rows_match_bit_for_bit() {
 
 #[test]
 fn dihedral_hashes_of_the_bridge_match() {
-    let Some(root) = corpus() else { return };
+    let Some(root) = corpus("pdq-reference") else { return };
     let txt =
         std::fs::read_to_string(root.join("pdq-reference/ref-fullsize-dihedral-bridge-1.txt"))
             .unwrap();

@@ -168,6 +168,13 @@ pub(crate) fn integer(name: &str, v: &JsValue, max: u64) -> Result<u64, Error> {
 }
 
 /// Limits are plain data: make sure the defaults the TypeScript docs quote stay true.
+/// PDQ of a plane of block means (`pdqFromBlockMeans`, `Filter.checkBlockMeans`): `sizes` are
+/// the block width and height, then the full image's width and height.
+pub(crate) fn block_means_pdq(plane: &[f32], sizes: [u32; 4]) -> Result<Pdq, JsValue> {
+    let [bw, bh, fw, fh] = sizes.map(|s| s as usize);
+    schoon_core::pdq::hash_block_means(plane, bw, bh, fw, fh).map_err(|e| js_error(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use schoon_core::Limits;

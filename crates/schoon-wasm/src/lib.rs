@@ -40,7 +40,8 @@ pub use crate::set::{FileBytes, ImageHead, jpeg_tail};
 pub use crate::set::{JsFilter, md5, sha1, sha256};
 
 use crate::convert::{
-    exact_object, js_error, parse_hash_options, pdq_object, report_object, set_image_fields,
+    block_means_pdq, exact_object, js_error, parse_hash_options, pdq_object, report_object,
+    set_image_fields,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -217,14 +218,7 @@ pub fn pdq_from_block_means(
     #[wasm_bindgen(js_name = fullWidth)] full_width: u32,
     #[wasm_bindgen(js_name = fullHeight)] full_height: u32,
 ) -> Result<JsValue, JsValue> {
-    let out = pdq::hash_block_means(
-        plane,
-        block_width as usize,
-        block_height as usize,
-        full_width as usize,
-        full_height as usize,
-    )
-    .map_err(|e| js_error(&e))?;
+    let out = block_means_pdq(plane, [block_width, block_height, full_width, full_height])?;
     Ok(pdq_object(&out).into())
 }
 

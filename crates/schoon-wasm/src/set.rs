@@ -17,8 +17,8 @@ use schoon_core::wire::{HashesIn, MAX_WINDOWS};
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{
-    bool_of, caller, entries, integer, js_error, parse_hash_options, pdq_object, set,
-    set_image_fields, string_of,
+    block_means_pdq, bool_of, caller, entries, integer, js_error, parse_hash_options, pdq_object,
+    set, set_image_fields, string_of,
 };
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -444,14 +444,7 @@ impl JsFilter {
         #[wasm_bindgen(js_name = fullWidth)] full_width: u32,
         #[wasm_bindgen(js_name = fullHeight)] full_height: u32,
     ) -> Result<JsValue, JsValue> {
-        let pdq = pdq::hash_block_means(
-            plane,
-            block_width as usize,
-            block_height as usize,
-            full_width as usize,
-            full_height as usize,
-        )
-        .map_err(|e| js_error(&e))?;
+        let pdq = block_means_pdq(plane, [block_width, block_height, full_width, full_height])?;
         Ok(self.pdq_check(&pdq, None).into())
     }
 }
