@@ -196,7 +196,8 @@ pub(crate) fn hashes_in(value: &JsValue, accept: &[&str]) -> Result<HashesIn, sc
             "pdq" => h.pdq = Some(string_of(&name, &v)?),
             "quality" => h.quality = Some(integer(&name, &v, 100)? as u8),
             "pdq_dihedral" => h.pdq_dihedral = Some(strings(&name, &v, VARIANT_NAMES.len())?),
-            _ => h.windows = Some(strings(&name, &v, MAX_WINDOWS)?),
+            "windows" => h.windows = Some(strings(&name, &v, MAX_WINDOWS)?),
+            _ => return Err(caller(format!("unknown query field '{name}'"))),
         }
     }
     Ok(h)
