@@ -27,6 +27,7 @@
 use futures_util::{StreamExt, stream};
 use schoon_core::PdqHash;
 use schoon_core::set::Query;
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::app::{App, VerdictBody};
@@ -42,7 +43,6 @@ use crate::query::{self, HashesIn};
 use crate::sets;
 use crate::subject::Subject;
 use crate::tenant::{Principal, Scope, TenantRecord};
-use serde::Serialize;
 
 /// Fields of `schoon hash` output that a line may carry and the check ignores (the file's
 /// path, size, dimensions, format, region, a hashing error, and the secondary perceptual
