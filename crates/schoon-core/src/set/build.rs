@@ -7,8 +7,9 @@ use super::filter;
 use super::index::{self, Index};
 use super::lists::ParsedList;
 use super::meta::{
-    self, FilterFileMeta, FilterKind, FilterMeta, FilterParams, IndexMeta, ListMeta,
+    self, FilterFileMeta, FilterKind, FilterMeta, FilterParams, IndexMeta, ListMeta, ShardOf,
 };
+use super::shard::{self, MAX_SHARDS, ManifestMeta, ShardEntry, exact_shard, pdq_shard};
 use super::sign::SigningKey;
 use super::types::{HashKind, ListInfo};
 use crate::digest::{ExactHashes, Md5, Sha1, Sha256};
@@ -228,13 +229,97 @@ impl SetBuilder {
         info: &BuildInfo<'_>,
         filter: Option<&FilterParams>,
     ) -> Result<Vec<u8>, Error> {
-        self.build_index_with(info, filter.map(FilterMeta::from_params))
+        self.build_index_with(info, filter.map(FilterMeta::from_params), None)
+    }
+
+    /// Writes a sharded index (see [`crate::set::ShardManifest`]): `count` shard files, each
+    /// handed to `sink` with its number as soon as it is written, so that one shard's bytes at a
+    /// time are in memory beside the records; returns the manifest that binds them. Consumes
+    /// the builder: its records move into the shards without a copy.
+    pub fn build_shards(
+        mut self,
+        info: &BuildInfo<'_>,
+        count: u32,
+        mut sink: impl FnMut(u32, Vec<u8>) -> Result<(), Error>,
+    ) -> Result<Vec<u8>, Error> {
+        if count == 0 || count > MAX_SHARDS {
+            return Err(Error::caller(format!(
+                "{count} shards: a sharded index has 1 to {MAX_SHARDS}"
+            )));
+        }
+        self.allow.normalize()?;
+        let empty = SetBuilder {
+            lists: self.lists.clone(),
+            allow: self.allow.clone(),
+            ..SetBuilder::default()
+        };
+        let mut parts = vec![empty; count as usize];
+        type Records<const N: usize> = Vec<([u8; N], u16)>;
+        fn spread<const N: usize>(
+            records: Records<N>,
+            parts: &mut [SetBuilder],
+            count: u32,
+            field: fn(&mut SetBuilder) -> &mut Records<N>,
+        ) {
+            for r in records {
+                if let Some(p) = parts.get_mut(exact_shard(&r.0, count) as usize) {
+                    field(p).push(r);
+                }
+            }
+        }
+        spread(std::mem::take(&mut self.md5), &mut parts, count, |b| &mut b.md5);
+        spread(std::mem::take(&mut self.sha1), &mut parts, count, |b| &mut b.sha1);
+        spread(std::mem::take(&mut self.sha256), &mut parts, count, |b| &mut b.sha256);
+        for e in std::mem::take(&mut self.pdq) {
+            if let Some(p) = parts.get_mut(pdq_shard(&e.hash, count) as usize) {
+                p.pdq.push(e);
+            }
+        }
+        let mut lists = self.list_meta();
+        let mut table = Vec::with_capacity(parts.len() * 56);
+        for (number, mut part) in (0u32..).zip(parts) {
+            let of = ShardOf { number, count };
+            let bytes = part.build_index_with(info, None, Some(of))?;
+            for (total, m) in lists.iter_mut().zip(part.list_meta()) {
+                total.md5 += m.md5;
+                total.sha1 += m.sha1;
+                total.sha256 += m.sha256;
+                total.pdq += m.pdq;
+                total.regions += m.regions;
+            }
+            let entry = ShardEntry {
+                checksum: container::checksum_of(&bytes).unwrap_or_default(),
+                bytes: bytes.len() as u64,
+                pdq: part.pdq.len() as u64,
+                exact: (part.md5.len() + part.sha1.len() + part.sha256.len()) as u64,
+            };
+            table.extend_from_slice(&entry.to_record());
+            drop(part);
+            sink(number, bytes)?;
+        }
+        let allow_counts = self.allow.counts();
+        let meta = ManifestMeta {
+            lists,
+            shards: count,
+            partition: shard::PARTITION.into(),
+            generator: generator(),
+            allow: (!allow_counts.is_empty()).then_some(allow_counts),
+        };
+        let header = container::WriteHeader {
+            artifact: Artifact::ShardManifest,
+            set_version: info.set_version,
+            base_version: 0,
+            created: info.created,
+            signing_key: info.signing_key,
+        };
+        Ok(container::write(&header, &meta::to_json(&meta)?, &[(shard::TAG_SHARDS, &table)]))
     }
 
     fn build_index_with(
         &mut self,
         info: &BuildInfo<'_>,
         filter: Option<FilterMeta>,
+        shard: Option<ShardOf>,
     ) -> Result<Vec<u8>, Error> {
         self.normalize();
         self.allow.normalize()?;
@@ -244,6 +329,7 @@ impl SetBuilder {
             filter,
             generator: generator(),
             allow: (!allow_counts.is_empty()).then_some(allow_counts),
+            shard,
         };
         let meta = meta::to_json(&meta)?;
         fn records<const N: usize>(v: &[([u8; N], u16)]) -> Vec<u8> {
@@ -391,7 +477,7 @@ impl SetBuilder {
         info: &BuildInfo<'_>,
     ) -> Result<(Vec<u8>, Vec<u8>), Error> {
         let (filter, meta) = self.write_filter(params, info, Artifact::Filter, 0, None)?;
-        let index = self.build_index_with(info, Some(meta))?;
+        let index = self.build_index_with(info, Some(meta), None)?;
         Ok((index, filter))
     }
 

@@ -4,7 +4,7 @@
 //! offset  size  field
 //!      0     8  magic "\x89SCHOON\n" (the \x89 and \n catch text-mode transfers)
 //!      8     2  format version (1), little-endian like every integer here
-//!     10     1  artifact: 1 index, 2 filter, 3 filter delta
+//!     10     1  artifact: 1 index, 2 filter, 3 filter delta, 4 shard manifest
 //!     11     1  flags: bit 0 = signed
 //!     12     4  metadata length M
 //!     16     8  set version (monotonic)
@@ -49,6 +49,8 @@ pub enum Artifact {
     Filter,
     /// Additions to a filter of an earlier version.
     FilterDelta,
+    /// The manifest of a sharded index: which shard files make up one version.
+    ShardManifest,
 }
 
 impl Artifact {
@@ -57,6 +59,7 @@ impl Artifact {
             Artifact::Index => 1,
             Artifact::Filter => 2,
             Artifact::FilterDelta => 3,
+            Artifact::ShardManifest => 4,
         }
     }
 
@@ -65,16 +68,18 @@ impl Artifact {
             1 => Some(Artifact::Index),
             2 => Some(Artifact::Filter),
             3 => Some(Artifact::FilterDelta),
+            4 => Some(Artifact::ShardManifest),
             _ => None,
         }
     }
 
-    /// `"index"`, `"filter"` or `"filter delta"`.
+    /// `"index"`, `"filter"`, `"filter delta"` or `"shard manifest"`.
     pub fn name(self) -> &'static str {
         match self {
             Artifact::Index => "index",
             Artifact::Filter => "filter",
             Artifact::FilterDelta => "filter delta",
+            Artifact::ShardManifest => "shard manifest",
         }
     }
 }
@@ -225,6 +230,14 @@ pub(crate) fn write(h: &WriteHeader<'_>, metadata: &str, sections: &[([u8; 4], &
     let signature = h.signing_key.map(|k| k.sign(&message)).unwrap_or([0; 64]);
     out.extend_from_slice(&signature);
     out
+}
+
+/// The SHA-256 checksum a set file carries in its trailer (checked by [`parse`]).
+pub(crate) fn checksum_of(bytes: &[u8]) -> Option<[u8; 32]> {
+    let at = bytes.len().checked_sub(TRAILER_LEN)?;
+    let mut c = [0u8; 32];
+    c.copy_from_slice(bytes.get(at..at + 32)?);
+    Some(c)
 }
 
 fn signed_message(header: &[u8], checksum: &[u8]) -> Vec<u8> {

@@ -235,6 +235,11 @@ impl Index {
         &self.header
     }
 
+    /// For a shard of a sharded index (see [`crate::set::ShardManifest`]): which one.
+    pub(crate) fn shard_of(&self) -> Option<super::meta::ShardOf> {
+        self.meta.shard
+    }
+
     /// The lists and their entry counts.
     pub fn lists(&self) -> &[ListMeta] {
         &self.meta.lists
@@ -502,7 +507,7 @@ impl Index {
     }
 
     /// `queries` are groups of 8 dihedral variants when `dihedral`.
-    fn region_matches(
+    pub(crate) fn region_matches(
         &self,
         queries: &[PdqHash],
         dihedral: bool,
@@ -574,7 +579,9 @@ impl Index {
                         variant: Option<&'static str>| {
             let Some(meta) = self.meta.lists.get(usize::from(list)) else { return };
             if let Some(m) = out.iter_mut().find(|m| m.list == meta.info.name && m.kind == kind) {
-                if distance < m.distance {
+                // Ties go to the smaller listed value, whatever order the search found them
+                // in (the rule a sharded index's merge applies too).
+                if (distance, &value) < (m.distance, &m.value) {
                     m.distance = distance;
                     m.value = value;
                     m.variant = variant;

@@ -5,6 +5,7 @@ use super::index::Index;
 use super::types::{HashKind, Match, MatchOptions, Query};
 use crate::digest::ExactHashes;
 use crate::hashing::ImageHashes;
+use crate::pdq::PdqHash;
 use crate::regions::Scheme;
 
 /// The authoritative answer for a hashed file, as `schoon scan` decides: exact hashes and plain
@@ -57,15 +58,30 @@ pub fn lookup_hashed_allowed(
     if allowed.any() || matches.iter().any(|m| m.kind == HashKind::Pdq) || !index.has_regions() {
         return (matches, allowed);
     }
-    // Featureless uploads (quality under the minimum) have no reliable windows either; this
-    // also spares the ~16 ms of windows for tiny and flat images.
-    if let Some(image) = image.filter(|i| i.pdq.quality >= options.min_quality)
-        && let Some(plane) = &image.plane
-    {
-        let windows = Scheme::standard().query_variants(plane);
-        let (found, suppressed) = index.lookup_regions_allowed(&windows, options);
+    let windows = scan_windows(image, options);
+    if !windows.is_empty() {
+        let (found, suppressed) = index.region_matches(&windows, true, options);
         matches.extend(found);
         allowed.pdq += suppressed.pdq;
     }
     (matches, allowed)
+}
+
+/// The region windows a scan matches when plain PDQ finds nothing, as groups of 8 dihedral
+/// hashes: those of the upload's query windows ([`Scheme::query_variants`]) of quality at least
+/// `options.min_quality`, and none for an upload under that quality (featureless uploads have
+/// no reliable windows either; this also spares the ~16 ms of windows for tiny and flat
+/// images) or hashed without its luma plane. The rule of [`lookup_hashed_allowed`], and what a
+/// sharded index's scan sends to its shards ([`crate::set::ShardAnswer`]).
+pub fn scan_windows(image: Option<&ImageHashes>, options: &MatchOptions) -> Vec<PdqHash> {
+    let Some(image) = image.filter(|i| i.pdq.quality >= options.min_quality) else {
+        return Vec::new();
+    };
+    let Some(plane) = &image.plane else { return Vec::new() };
+    Scheme::standard()
+        .query_variants(plane)
+        .iter()
+        .filter(|(_, p)| p.quality >= options.min_quality)
+        .flat_map(|(_, p)| p.dihedral)
+        .collect()
 }

@@ -138,6 +138,16 @@ pub(crate) struct IndexMeta {
     /// The allow-list's counts (absent: no allow-list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<AllowCounts>,
+    /// For one shard of a sharded index (see `shard`): which one, of how many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardOf>,
+}
+
+/// Which shard of a sharded index a file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ShardOf {
+    pub number: u32,
+    pub count: u32,
 }
 
 impl IndexMeta {

@@ -88,6 +88,7 @@ mod lists;
 mod lookup;
 mod meta;
 mod meta_json;
+mod shard;
 mod sign;
 mod types;
 
@@ -99,7 +100,10 @@ pub use filter::{Filter, FilterHits, FilterStats, REGION_FLIPS, RegionHits, chec
 pub use index::{Index, MIH_MIN_ENTRIES, VARIANT_NAMES};
 pub use inspect::{Inspection, inspect};
 pub use lists::{ListOptions, ListParser, ParsedList, parse_list};
-pub use lookup::{lookup_hashed, lookup_hashed_allowed};
+pub use lookup::{lookup_hashed, lookup_hashed_allowed, scan_windows};
 pub use meta::{FilterKind, FilterMeta, FilterParams, ListMeta};
+pub use shard::{
+    MAX_SHARDS, ShardAnswer, ShardEntry, ShardManifest, exact_shard, merge_answers, pdq_shard,
+};
 pub use sign::{PublicKey, SigningKey};
 pub use types::{HashKind, ListInfo, Match, MatchOptions, PdqQuery, Query, Verdict};
