@@ -23,6 +23,7 @@ use crate::keys;
 use crate::query::{match_json, parse_json, verdict_of};
 use crate::receipts;
 use crate::sets;
+use crate::shards;
 use crate::subject::Subject;
 use crate::tenant::{Principal, TenantRecord};
 use crate::time;
@@ -68,6 +69,10 @@ pub enum Route {
     Stats,
     /// `PUT /v1/admin/index`
     AdminIndex,
+    /// `PUT /v1/admin/shards/{n}`: one shard of a sharded index.
+    AdminShard(u32),
+    /// `PUT /v1/admin/shards/manifest`: a sharded index's manifest (makes it current).
+    AdminShardManifest,
     /// `PUT /v1/admin/filter`
     AdminFilter,
     /// `PUT /v1/admin/filter/delta`
@@ -225,6 +230,15 @@ pub fn plan(head: &Head, config: &Config) -> Result<Planned, ApiError> {
         }
         ["stats"] => only(head, GET).and_then(|()| at(Route::Stats)),
         ["admin", "index"] => set_upload(Route::AdminIndex, "index"),
+        ["admin", "shards", "manifest"] => set_upload(Route::AdminShardManifest, "shard manifest"),
+        ["admin", "shards", n] => {
+            let n = n.parse::<u32>().map_err(|_| {
+                ApiError::NotFound(format!(
+                    "no route /v1/admin/shards/{n}: a shard number (0 to 4095) or manifest"
+                ))
+            })?;
+            set_upload(Route::AdminShard(n), "index shard")
+        }
         ["admin", "filter"] => set_upload(Route::AdminFilter, "filter"),
         ["admin", "filter", "delta"] => set_upload(Route::AdminDelta, "filter delta"),
         ["admin", "status"] => only(head, GET).and_then(|()| at(Route::AdminStatus)),
@@ -385,6 +399,18 @@ impl<B: Backend> App<'_, B> {
                     Route::AdminFilter => sets::publish_filter(a, b, c, i).await?,
                     _ => sets::publish_delta(a, b, c, i).await?,
                 };
+                json(if created { 201 } else { 200 }, v)
+            }
+            Route::AdminShard(n) => {
+                self.admin(head).await?;
+                let (created, v) =
+                    shards::publish_shard(self.backend, self.config, n, body).await?;
+                json(if created { 201 } else { 200 }, v)
+            }
+            Route::AdminShardManifest => {
+                self.admin(head).await?;
+                let (created, v) =
+                    shards::publish_manifest(self.backend, self.config, self.isolate, body).await?;
                 json(if created { 201 } else { 200 }, v)
             }
             Route::AdminStatus => {

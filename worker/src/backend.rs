@@ -121,6 +121,15 @@ pub trait Backend: Clone + 'static {
     /// Sends messages (JSON texts, each at most 128 KB, at most 100) to the scan queue
     /// (`SCHOON_SCAN`) in one batch, delivered after `delay_seconds`.
     async fn queue_send(&self, messages: &[String], delay_seconds: u32) -> Result<(), StoreError>;
+    /// Sends `query` (a `ShardQuery` as JSON) to the hosts of `shards` of index `version` (the
+    /// `IndexShard` Durable Objects) at once; their answers (`ShardAnswer` JSON) or why not,
+    /// one per shard in order.
+    async fn ask_shards(
+        &self,
+        version: u64,
+        shards: &[u32],
+        query: &str,
+    ) -> Vec<Result<String, StoreError>>;
     /// Fetches `url` with GET, without following redirects, keeping at most `max_bytes` of a
     /// 2xx body, giving up after `timeout_ms` (an error names the timeout).
     async fn fetch_url(
@@ -153,6 +162,9 @@ pub struct MemoryBackend {
     pub broken: Rc<Cell<bool>>,
     /// When set, every call on the uploads bucket fails (the other stores still work).
     pub uploads_broken: Rc<Cell<bool>>,
+    /// The configuration the in-memory shard hosts verify shards with (what the Durable
+    /// Objects read from their environment); unset, asking shards fails.
+    pub shard_config: Rc<RefCell<Option<crate::config::Config>>>,
 }
 
 impl MemoryBackend {
@@ -174,6 +186,7 @@ impl MemoryBackend {
             limiter_refuses: Rc::new(Cell::new(self.limiter_refuses.get())),
             broken: Rc::new(Cell::new(self.broken.get())),
             uploads_broken: Rc::new(Cell::new(self.uploads_broken.get())),
+            shard_config: Rc::new(RefCell::new(self.shard_config.borrow().clone())),
         }
     }
 
@@ -232,6 +245,25 @@ impl MemoryBackend {
     pub fn kv_set(&self, key: &str, value: &str) {
         if let Ok(mut m) = self.memory.try_borrow_mut() {
             m.kv.insert(key.to_owned(), (value.to_owned(), None));
+        }
+    }
+
+    /// An R2 object's bytes, if stored.
+    pub fn blob_get_sync(&self, key: &str) -> Option<Vec<u8>> {
+        self.memory.try_borrow().ok()?.blobs.get(key).cloned()
+    }
+
+    /// Replaces an R2 object (a test's storage fault).
+    pub fn blob_insert(&self, key: &str, bytes: Vec<u8>) {
+        if let Ok(mut m) = self.memory.try_borrow_mut() {
+            m.blobs.insert(key.to_owned(), bytes);
+        }
+    }
+
+    /// Removes an R2 object (a test's storage fault).
+    pub fn blob_remove(&self, key: &str) {
+        if let Ok(mut m) = self.memory.try_borrow_mut() {
+            m.blobs.remove(key);
         }
     }
 
@@ -390,6 +422,29 @@ impl Backend for MemoryBackend {
 
     async fn queue_send(&self, messages: &[String], delay_seconds: u32) -> Result<(), StoreError> {
         self.with(|m| m.queue.extend(messages.iter().map(|t| (t.clone(), delay_seconds))))
+    }
+
+    async fn ask_shards(
+        &self,
+        version: u64,
+        shards: &[u32],
+        query: &str,
+    ) -> Vec<Result<String, StoreError>> {
+        let config = self.shard_config.borrow().clone();
+        let mut out = Vec::with_capacity(shards.len());
+        for &n in shards {
+            // Each host loads its shard as a fresh Durable Object would.
+            let answer = match &config {
+                None => Err(StoreError("no shard hosts in this test".into())),
+                Some(c) => match crate::shards::load_shard(self, c, version, n).await {
+                    Ok(index) => crate::shards::answer(&index, query, &c.match_options)
+                        .map_err(|e| StoreError(e.to_string())),
+                    Err(e) => Err(StoreError(e.to_string())),
+                },
+            };
+            out.push(answer);
+        }
+        out
     }
 
     async fn fetch_url(

@@ -619,7 +619,10 @@ impl<B: Backend> Scanner<'_, B> {
             ObjectRead::Bytes(info, bytes) => (info, bytes),
         };
         record.etag = Some(info.etag);
-        let hashed = check_bytes(self.config, &loaded.index, &tenant, &bytes);
+        let hashed =
+            crate::shards::check_bytes(self.backend, self.config, &loaded, &tenant, &bytes)
+                .await
+                .map_err(|e| Retry { reason: "index", detail: e.to_string() })?;
         drop(bytes);
         drop(guard);
         let subject = Subject {

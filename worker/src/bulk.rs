@@ -37,10 +37,10 @@ use crate::backend::Backend;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::NDJSON;
 use crate::http::{Deferred, Head, Outcome, Reply, Response};
-use crate::policy;
 pub use crate::query::MAX_ID_BYTES;
 use crate::query::{self, HashesIn};
 use crate::sets;
+use crate::shards;
 use crate::subject::Subject;
 use crate::tenant::{Principal, Scope, TenantRecord};
 
@@ -271,7 +271,19 @@ impl<B: Backend> App<'_, B> {
             Err(e) => return (error_line(number, id.as_deref(), &e), Vec::new()),
         };
         let options = &self.config.match_options;
-        let matches = policy::lookup(&tenant.policy, &loaded.index, &c.query, &c.windows, options);
+        let matches = match shards::lookup(
+            self.backend,
+            loaded,
+            &tenant.policy,
+            &c.query,
+            &c.windows,
+            options,
+        )
+        .await
+        {
+            Ok(m) => m,
+            Err(e) => return (error_line(number, id.as_deref(), &e), Vec::new()),
+        };
         let version = loaded.meta.version;
         match self.verdict(&tenant.tenant, &c.query, &matches, version, &c.subject).await {
             Err(e) => (error_line(number, id.as_deref(), &e), Vec::new()),

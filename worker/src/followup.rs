@@ -259,7 +259,8 @@ pub async fn run<B: Backend>(
         };
     // Without an index, the receipts' own hashes still decide.
     let loaded = sets::current_index(backend, config, isolate).await.ok();
-    let index = loaded.as_ref().map(|l| &l.index);
+    // A sharded index is not held here: the receipts' own hashes decide, as without an index.
+    let index = loaded.as_ref().and_then(|l| l.whole());
     let mut report = RunReport { time_ms: now, ..RunReport::default() };
     let budget = config.followup.per_run;
     'pages: for _ in 0..MAX_PAGES_PER_RUN {

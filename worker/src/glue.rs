@@ -36,6 +36,8 @@ const R2: &str = "SCHOON_R2";
 const LIMITER: &str = "SCHOON_RATE_LIMITER";
 const UPLOADS: &str = "SCHOON_UPLOADS";
 const SCAN_QUEUE: &str = "SCHOON_SCAN";
+/// The `IndexShard` Durable Object namespace (sharded indexes; see `shard_object`).
+const SHARDS: &str = "SCHOON_SHARDS";
 
 thread_local! {
     static ISOLATE: OnceCell<Rc<Isolate>> = const { OnceCell::new() };
@@ -70,7 +72,7 @@ fn isolate() -> Rc<Isolate> {
     })
 }
 
-fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
+pub(crate) fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
     CONFIG.with(|cell| {
         cell.get_or_init(|| {
             Config::from_lookup(|name| {
@@ -87,8 +89,8 @@ fn config(env: &Env) -> Result<Rc<Config>, ApiError> {
 
 /// The backend over this request's bindings.
 #[derive(Clone)]
-struct Bindings {
-    env: Env,
+pub(crate) struct Bindings {
+    pub(crate) env: Env,
 }
 
 impl Bindings {
@@ -176,6 +178,47 @@ impl Backend for Bindings {
         let data = Uint8Array::from(bytes);
         let result = put.call2(&bucket, &JsValue::from_str(key), &data).map_err(js_error)?;
         promise(result).await.map(|_| ())
+    }
+
+    async fn ask_shards(
+        &self,
+        version: u64,
+        shards: &[u32],
+        query: &str,
+    ) -> Vec<Result<String, StoreError>> {
+        let ns = match self.env.durable_object(SHARDS) {
+            Ok(ns) => ns,
+            Err(e) => {
+                let why = format!("no {SHARDS} Durable Object binding: {e}");
+                return shards.iter().map(|_| Err(StoreError(why.clone()))).collect();
+            }
+        };
+        let ns = &ns;
+        let asks = shards.iter().map(|&n| async move {
+            let name = crate::keys::shard_host(version, n);
+            let stub = ns.id_from_name(&name).map_err(js_error)?.get_stub().map_err(js_error)?;
+            let headers = Headers::new();
+            headers.set("content-type", "application/json").map_err(js_error)?;
+            let mut init = RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_headers(headers)
+                .with_body(Some(JsValue::from_str(query)));
+            let url = format!("https://shard.internal/answer?version={version}&shard={n}");
+            let request = Request::new_with_init(&url, &init).map_err(js_error)?;
+            let mut response = stub.fetch_with_request(request).await.map_err(js_error)?;
+            let text = response.text().await.map_err(js_error)?;
+            if response.status_code() == 200 {
+                return Ok(text);
+            }
+            let message = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| {
+                    v.pointer("/error/message").and_then(|m| m.as_str().map(str::to_owned))
+                })
+                .unwrap_or(text);
+            Err(StoreError(message))
+        });
+        futures_util::future::join_all(asks).await
     }
 
     async fn rate_limit(&self, key: &str) -> Result<Option<bool>, StoreError> {
@@ -325,12 +368,12 @@ fn headers_of(pairs: &[(String, String)]) -> Headers {
     headers
 }
 
-fn response_of(r: http::Response) -> Response {
+pub(crate) fn response_of(r: http::Response) -> Response {
     let body = if r.body.is_empty() { ResponseBody::Empty } else { ResponseBody::Body(r.body) };
     ResponseBuilder::new().with_status(r.status).with_headers(headers_of(&r.headers)).body(body)
 }
 
-fn error_response(e: ApiError) -> Response {
+pub(crate) fn error_response(e: ApiError) -> Response {
     response_of(e.to_response())
 }
 

@@ -116,6 +116,28 @@ pub fn delta_object(base: u64, version: u64) -> String {
     format!("filter/delta/{}-{}.dlt", padded(base), padded(version))
 }
 
+/// R2 key of a sharded index's manifest.
+pub fn manifest_object(version: u64) -> String {
+    format!("shards/{}/{}", padded(version), schoon_core::set::SHARD_MANIFEST_FILE)
+}
+
+/// R2 key of one shard of a sharded index.
+pub fn shard_object(version: u64, number: u32) -> String {
+    format!("shards/{}/{}", padded(version), schoon_core::set::shard_file_name(number))
+}
+
+/// KV key of an uploaded shard's record (its checksum, hex), checked when the manifest is
+/// published.
+pub fn shard_record(version: u64, number: u32) -> String {
+    format!("shard:{version}:{number}")
+}
+
+/// The name of the Durable Object that holds shard `number` of `version` (a new version gets
+/// new objects, so no object ever answers from two versions).
+pub fn shard_host(version: u64, number: u32) -> String {
+    format!("v{version}-shard-{number}")
+}
+
 /// KV key of a published filter version's record.
 pub fn filter_record(version: u64) -> String {
     format!("filter:v:{version}")

@@ -58,6 +58,7 @@ pub mod query;
 pub mod ratelimit;
 pub mod receipts;
 pub mod sets;
+pub mod shards;
 pub mod subject;
 pub mod tenant;
 pub mod time;
@@ -65,3 +66,5 @@ pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 mod glue;
+#[cfg(target_arch = "wasm32")]
+mod shard_object;

@@ -16,10 +16,10 @@
 use std::rc::Rc;
 
 use futures_util::FutureExt;
-use schoon_core::set::{Artifact, Filter, HashKind, Index};
+use schoon_core::set::{Artifact, Filter, HashKind, Index, ShardManifest};
 use serde_json::{Value, json};
 
-use crate::artifact::{ArtifactMeta, IndexLoad, LoadedIndex, Pointer};
+use crate::artifact::{ArtifactMeta, Held, IndexLoad, LoadedIndex, Pointer};
 use crate::backend::Backend;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -89,16 +89,22 @@ async fn fetch_index<B: Backend>(
         backend.blob_get(&meta.object).await.map_err(ApiError::storage)?.ok_or_else(|| {
             ApiError::Internal(format!("index object {} is missing", meta.object))
         })?;
-    let index = load_index(bytes, &config)?;
-    if index.header().set_version != meta.version {
+    let (held, version) = if meta.shards > 0 {
+        let manifest = ShardManifest::from_bytes(&bytes, &config.trust())?;
+        let version = manifest.version();
+        (Held::Sharded(manifest), version)
+    } else {
+        let index = load_index(bytes, &config)?;
+        let version = index.header().set_version;
+        (Held::Whole(index), version)
+    };
+    if version != meta.version {
         return Err(ApiError::Internal(format!(
-            "index object {} holds version {}, the pointer says {}",
-            meta.object,
-            index.header().set_version,
-            meta.version
+            "index object {} holds version {version}, the pointer says {}",
+            meta.object, meta.version
         )));
     }
-    Ok(Rc::new(LoadedIndex { index, meta }))
+    Ok(Rc::new(LoadedIndex { held, meta }))
 }
 
 /// The current index, loading it when this isolate does not hold it yet.
@@ -138,11 +144,11 @@ pub async fn current_index<B: Backend>(
     Ok(loaded)
 }
 
-fn checksum(bytes: &[u8]) -> String {
+pub(crate) fn checksum(bytes: &[u8]) -> String {
     schoon_core::sha256(bytes).to_hex()
 }
 
-fn meta_of(
+pub(crate) fn meta_of(
     header: &schoon_core::set::Header,
     object: String,
     bytes: &[u8],
@@ -158,15 +164,19 @@ fn meta_of(
         published_ms: now_ms,
         key_id: header.key_id.clone(),
         signature: header.signature.name().to_owned(),
+        shards: 0,
     }
 }
 
-async fn write_pointer<B: Backend>(backend: &B, pointer: &Pointer) -> Result<(), ApiError> {
+pub(crate) async fn write_pointer<B: Backend>(
+    backend: &B,
+    pointer: &Pointer,
+) -> Result<(), ApiError> {
     let text = serde_json::to_string(pointer).map_err(|e| ApiError::Internal(e.to_string()))?;
     backend.kv_put(keys::SET_POINTER, &text, None).await.map_err(ApiError::storage)
 }
 
-fn stale(offered: u64, held: u64) -> ApiError {
+pub(crate) fn stale(offered: u64, held: u64) -> ApiError {
     ApiError::Core(schoon_core::Error::BadInput(schoon_core::BadInput::Stale { offered, held }))
 }
 
@@ -185,13 +195,25 @@ pub fn meta_json(m: &ArtifactMeta) -> Value {
 
 /// How many hashes of each kind an index holds (`pdq` counts whole images, `regions` their
 /// region hashes), as `/v1/admin/publish` and `/v1/admin/status` report them.
-pub fn entries_json(index: &Index) -> Value {
+pub fn entries_json(loaded: &LoadedIndex) -> Value {
+    let (count, regions) = match &loaded.held {
+        Held::Whole(i) => (
+            [HashKind::Md5, HashKind::Sha1, HashKind::Sha256, HashKind::Pdq]
+                .map(|k| i.count(k) as u64),
+            i.region_count() as u64,
+        ),
+        Held::Sharded(m) => (
+            [HashKind::Md5, HashKind::Sha1, HashKind::Sha256, HashKind::Pdq].map(|k| m.count_of(k)),
+            m.region_count(),
+        ),
+    };
+    let [md5, sha1, sha256, pdq] = count;
     json!({
-        "md5": index.count(HashKind::Md5),
-        "sha1": index.count(HashKind::Sha1),
-        "sha256": index.count(HashKind::Sha256),
-        "pdq": index.count(HashKind::Pdq) - index.region_count(),
-        "regions": index.region_count(),
+        "md5": md5,
+        "sha1": sha1,
+        "sha256": sha256,
+        "pdq": pdq - regions,
+        "regions": regions,
     })
 }
 
@@ -216,7 +238,7 @@ pub async fn publish_index<B: Backend>(
     // Make room first when both would be large: at 10^6 PDQ entries an isolate cannot hold two
     // indexes and the copy on its way to R2. Requests holding the old one keep it until they
     // finish; the next ones get the new one (or reload the old one if this upload is refused).
-    if isolate.index().is_some_and(|held| held.index.memory_bytes() + bytes.len() > ROOM) {
+    if isolate.index().is_some_and(|held| held.memory_bytes() + bytes.len() > ROOM) {
         isolate.drop_index();
     }
     let index = load_index(bytes, config)?;
@@ -230,9 +252,10 @@ pub async fn publish_index<B: Backend>(
     let meta = meta_of(&header, object, index.as_bytes(), backend.now_ms());
     pointer.index = Some(meta.clone());
     write_pointer(backend, &pointer).await?;
-    let entries = entries_json(&index);
     let multi_index = index.uses_mih();
-    isolate.install_index(Rc::new(LoadedIndex { index, meta: meta.clone() }));
+    let loaded = LoadedIndex { held: Held::Whole(index), meta: meta.clone() };
+    let entries = entries_json(&loaded);
+    isolate.install_index(Rc::new(loaded));
     isolate.cache_pointer(backend.now_ms(), Rc::new(pointer));
     Ok((
         true,

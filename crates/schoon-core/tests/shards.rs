@@ -7,8 +7,8 @@
 
 use schoon_core::set::{
     Allowed, BuildInfo, HashKind, Index, ListInfo, MAX_SHARDS, Match, MatchOptions, PdqQuery,
-    Query, SetBuilder, ShardManifest, Trust, exact_shard, lookup_hashed_allowed, merge_answers,
-    pdq_shard, scan_windows,
+    Query, SetBuilder, ShardAnswer, ShardManifest, ShardQuery, Trust, exact_shard,
+    lookup_hashed_allowed, merge_answers, pdq_shard, scan_windows,
 };
 use schoon_core::{
     ErrorKind, ExactHashes, HashOptions, Md5, PdqHash, Sha1, Sha256, SigningKey, hash_bytes,
@@ -63,9 +63,18 @@ impl Sharded {
     fn answer(&self, q: &Query, windows: &[PdqHash], dihedral: bool) -> (Vec<Match>, Allowed) {
         let o = MatchOptions::default();
         let asked = self.manifest.shards_for(q, !windows.is_empty());
-        merge_answers(
-            asked.iter().map(|&n| self.shards[n as usize].shard_answer(q, windows, dihedral, &o)),
-        )
+        // Through the JSON of the hop to a shard host and back, as the worker sends it.
+        let sent = ShardQuery { query: q.clone(), windows: windows.to_vec(), dihedral };
+        let got = ShardQuery::from_json(&sent.to_json()).unwrap();
+        assert_eq!(got.windows, sent.windows);
+        assert_eq!(got.dihedral, dihedral || windows.is_empty() && got.dihedral);
+        merge_answers(asked.iter().map(|&n| {
+            let a =
+                self.shards[n as usize].shard_answer(&got.query, &got.windows, got.dihedral, &o);
+            let back = ShardAnswer::from_json(&a.to_json()).unwrap();
+            assert_eq!(back, a);
+            back
+        }))
     }
 }
 
@@ -333,4 +342,28 @@ fn shard_counts_are_bounded() {
         })
         .unwrap_err();
     assert_eq!(e.to_string(), "disk full");
+}
+
+#[test]
+fn shard_queries_and_answers_refuse_bad_json() {
+    for (text, needle) in [
+        ("{", "shard query"),
+        (r#"{"md5":"zz"}"#, "md5"),
+        (r#"{"pdq":[]}"#, "1 to 8"),
+        (r#"{"sha256":"00","extra":1}"#, "unknown field"),
+    ] {
+        let e = ShardQuery::from_json(text).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Caller, "{text}");
+        assert!(e.to_string().contains(needle), "{text}: {e}");
+    }
+    let many =
+        format!(r#"{{"windows":[{}]}}"#, vec![format!("\"{}\"", "0".repeat(64)); 2049].join(","));
+    let e = ShardQuery::from_json(&many).unwrap_err();
+    assert!(e.to_string().contains("2049 windows"), "{e}");
+    let e = ShardAnswer::from_json(
+        r#"{"matches":[{"list":"l","category":"c","kind":"pdq","distance":1,"value":"","variant":"sideways"}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadInput);
+    assert!(e.to_string().contains("sideways"), "{e}");
 }

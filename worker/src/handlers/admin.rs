@@ -23,9 +23,10 @@ impl<B: Backend> App<'_, B> {
         let held = self.isolate.index().map(|l| {
             json!({
                 "version": l.meta.version,
-                "memory_bytes": l.index.memory_bytes(),
-                "multi_index": l.index.uses_mih(),
-                "entries": sets::entries_json(&l.index),
+                "memory_bytes": l.memory_bytes(),
+                "multi_index": l.whole().map(|i| i.uses_mih()),
+                "shards": l.meta.shards,
+                "entries": sets::entries_json(&l),
             })
         });
         let v = json!({
@@ -71,7 +72,7 @@ impl<B: Backend> App<'_, B> {
             policy
         } else {
             let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-            policy.check(loaded.index.lists(), self.config.match_options.threshold)?
+            policy.check(loaded.lists(), self.config.match_options.threshold)?
         };
         let key = keys::tenant(tenant);
         let existing: Option<TenantRecord> =
@@ -112,7 +113,7 @@ impl<B: Backend> App<'_, B> {
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await.ok();
         let mut v = json!(record);
         if let Some(obj) = v.as_object_mut() {
-            let missing = loaded.as_ref().map(|l| record.policy.missing(l.index.lists()));
+            let missing = loaded.as_ref().map(|l| record.policy.missing(l.lists()));
             obj.insert("policy_missing".into(), json!(missing));
             obj.insert("set_version".into(), json!(loaded.map(|l| l.meta.version)));
         }

@@ -6,6 +6,7 @@ use schoon_core::wire;
 use serde_json::{Value, json};
 
 use crate::app::{App, VerdictBody};
+use crate::artifact::LoadedIndex;
 use crate::auth;
 use crate::backend::Backend;
 use crate::bucket;
@@ -14,9 +15,9 @@ use crate::counters::Counts;
 use crate::error::{ApiError, ErrorBody};
 use crate::http::{Forward, HOP_BY_HOP, Head, Outcome, Reply, Response};
 use crate::multipart;
-use crate::policy;
 use crate::query::{self, HashesIn, parse_json};
 use crate::sets;
+use crate::shards;
 use crate::subject::Subject;
 use crate::tenant::TenantRecord;
 
@@ -48,41 +49,43 @@ impl<B: Backend> App<'_, B> {
         let (query, windows) = (hashes.to_query()?, hashes.windows()?);
         let subject = hashes.subject()?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-        let matches = policy::lookup(
+        let matches = shards::lookup(
+            self.backend,
+            &loaded,
             &tenant.policy,
-            &loaded.index,
             &query,
             &windows,
             &self.config.match_options,
-        );
+        )
+        .await?;
         let v =
             self.verdict(&tenant.tenant, &query, &matches, loaded.meta.version, &subject).await?;
         Ok(Reply { outcome: Outcome::Respond(Response::json(200, &v.body)), deferred: v.deferred })
     }
 
-    fn check_bytes(
+    async fn check_bytes(
         &self,
         tenant: &TenantRecord,
-        index: &schoon_core::set::Index,
+        loaded: &LoadedIndex,
         bytes: &[u8],
-    ) -> Checked {
+    ) -> Result<Checked, ApiError> {
         // As `schoon scan` decides: plain PDQ, then region windows when the index has region
         // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
         let bucket::Hashed { report, query, matches } =
-            bucket::check_bytes(self.config, index, tenant, bytes);
+            shards::check_bytes(self.backend, self.config, loaded, tenant, bytes).await?;
         let mut fields = wire::exact_fields(&report.exact);
         if let Ok(image) = &report.image {
             fields.extend(wire::image_fields(image, false));
         }
         let hashes = Value::Object(wire::fields_json(fields));
-        Checked { query, matches, hashes, error: report.image.err() }
+        Ok(Checked { query, matches, hashes, error: report.image.err() })
     }
 
     pub(crate) async fn scan(&self, head: &Head, body: &[u8]) -> Result<Reply, ApiError> {
         let tenant = self.checker(head).await?;
         let subject = query::subject(None, head.header("x-schoon-url"))?;
         let loaded = sets::current_index(self.backend, self.config, self.isolate).await?;
-        let checked = self.check_bytes(&tenant, &loaded.index, body);
+        let checked = self.check_bytes(&tenant, &loaded, body).await?;
         let version = loaded.meta.version;
         let v = self
             .verdict(&tenant.tenant, &checked.query, &checked.matches, version, &subject)
@@ -182,7 +185,15 @@ impl<B: Backend> App<'_, B> {
         let mut matches: Vec<(Query, Vec<Match>)> = Vec::new();
         let mut failure: Option<schoon_core::Error> = None;
         for item in items {
-            let c = self.check_bytes(&tenant, &loaded.index, item);
+            let c = match self.check_bytes(&tenant, &loaded, item).await {
+                Ok(c) => c,
+                Err(e) => {
+                    return match gate.unavailable {
+                        Policy::Forward => forward_with("unchecked", None),
+                        Policy::Reject => Err(e),
+                    };
+                }
+            };
             if !c.matches.is_empty() {
                 matches.push((c.query, c.matches));
             } else if failure.is_none() {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use schoon_core::set::{
     AllowCounts, BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo,
-    ListOptions, ListParser, ParsedList, SetBuilder, Trust,
+    ListOptions, ListParser, ParsedList, SHARD_MANIFEST_FILE, SetBuilder, Trust, shard_file_name,
 };
 use schoon_core::{HashOptions, PdqMode, SigningKey};
 
@@ -101,9 +101,19 @@ pub struct BuildArgs {
     /// Set version (monotonic); default: the current unix time.
     #[arg(long)]
     pub set_version: Option<u64>,
-    /// Where to write the index.
-    #[arg(long, value_name = "INDEX")]
-    pub out_index: PathBuf,
+    /// Where to write the index (optional with --out-shards).
+    #[arg(long, value_name = "INDEX", required_unless_present = "out_shards")]
+    pub out_index: Option<PathBuf>,
+    /// Also write the index as shards for hosts that must not hold all of it (the worker's
+    /// Durable Objects): a directory with `manifest.schoon` and `shard-NNNN.schoon` files (see
+    /// docs/formats.md, "Sharded index"). Created if missing; must not hold another set's shards.
+    #[arg(long, value_name = "DIR")]
+    pub out_shards: Option<PathBuf>,
+    /// Shards of --out-shards (1 to 4096). Each holds about 1/N of the index; a worker isolate
+    /// should hold at most 64 MB, about 100 bytes per PDQ record and 30 per exact one once
+    /// loaded with its search tables.
+    #[arg(long, value_name = "N", default_value_t = 16, requires = "out_shards")]
+    pub shards: u32,
     /// Where to write the filter.
     #[arg(long, value_name = "FILTER")]
     pub out_filter: PathBuf,
@@ -304,6 +314,45 @@ pub fn run(args: BuildArgs) -> Result<u8> {
     write_sets(&args, builder, key.as_ref(), &trust, start, skipped)
 }
 
+/// Writes the shards and then the manifest into `dir` (the manifest last: a directory with a
+/// manifest is complete), saying on stderr how far it is.
+#[allow(clippy::print_stderr)]
+fn write_shards(dir: &Path, builder: SetBuilder, count: u32, info: &BuildInfo<'_>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let manifest_path = dir.join(SHARD_MANIFEST_FILE);
+    if manifest_path.exists() {
+        std::fs::remove_file(&manifest_path)
+            .with_context(|| format!("removing the old {}", manifest_path.display()))?;
+    }
+    let mut bytes = 0u64;
+    let mut largest = 0u64;
+    let manifest = builder
+        .build_shards(info, count, |n, shard| {
+            let path = dir.join(shard_file_name(n));
+            std::fs::write(&path, &shard).map_err(|e| {
+                schoon_core::Error::Caller(schoon_core::CallerError {
+                    message: format!("writing {}: {e}", path.display()),
+                })
+            })?;
+            bytes += shard.len() as u64;
+            largest = largest.max(shard.len() as u64);
+            eprint!("\rshards: {}/{count}", n + 1);
+            Ok(())
+        })
+        .context("building the shards")?;
+    eprintln!();
+    std::fs::write(&manifest_path, &manifest)
+        .with_context(|| format!("writing {}", manifest_path.display()))?;
+    eprintln!(
+        "shards: {count} in {} ({} bytes, largest {} bytes; manifest {} bytes)",
+        dir.display(),
+        bytes,
+        largest,
+        manifest.len()
+    );
+    Ok(())
+}
+
 /// Builds and writes the index, the filter and any delta, and prints the summary.
 #[allow(clippy::print_stderr)]
 fn write_sets(
@@ -334,8 +383,9 @@ fn write_sets(
         salt: u64::from_le_bytes(salt),
     };
     let (index, filter) = builder.build_both(&params, &info).context("building the sets")?;
-    std::fs::write(&args.out_index, &index)
-        .with_context(|| format!("writing {}", args.out_index.display()))?;
+    if let Some(out) = &args.out_index {
+        std::fs::write(out, &index).with_context(|| format!("writing {}", out.display()))?;
+    }
     std::fs::write(&args.out_filter, &filter)
         .with_context(|| format!("writing {}", args.out_filter.display()))?;
     if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {
@@ -350,6 +400,10 @@ fn write_sets(
             out.display()
         );
     }
+    let allow = builder.allow_counts();
+    if let Some(dir) = &args.out_shards {
+        write_shards(dir, builder, args.shards, &info)?;
+    }
     // Summarise from the file just written (without building its search tables).
     let summary = schoon_core::set::inspect(&index, trust)?;
     let lists: Vec<schoon_core::set::ListMeta> =
@@ -361,7 +415,6 @@ fn write_sets(
             l.info.name, l.info.category, l.md5, l.sha1, l.sha256, l.pdq, l.regions
         );
     }
-    let allow = builder.allow_counts();
     if !allow.is_empty() {
         let kept: AllowCounts = summary
             .metadata

@@ -240,6 +240,17 @@ impl Index {
         self.meta.shard
     }
 
+    /// For a shard of a sharded index: `(number, count)`; `None` for a whole index.
+    pub fn shard_position(&self) -> Option<(u32, u32)> {
+        self.meta.shard.map(|s| (s.number, s.count))
+    }
+
+    /// The SHA-256 checksum in the file's trailer (verified at load; what a shard manifest
+    /// records of each shard).
+    pub fn file_checksum(&self) -> [u8; 32] {
+        super::container::checksum_of(&self.bytes).unwrap_or_default()
+    }
+
     /// The lists and their entry counts.
     pub fn lists(&self) -> &[ListMeta] {
         &self.meta.lists

@@ -103,7 +103,8 @@ pub use lists::{ListOptions, ListParser, ParsedList, parse_list};
 pub use lookup::{lookup_hashed, lookup_hashed_allowed, scan_windows};
 pub use meta::{FilterKind, FilterMeta, FilterParams, ListMeta};
 pub use shard::{
-    MAX_SHARDS, ShardAnswer, ShardEntry, ShardManifest, exact_shard, merge_answers, pdq_shard,
+    MAX_SHARD_WINDOWS, MAX_SHARDS, SHARD_MANIFEST_FILE, ShardAnswer, ShardEntry, ShardManifest,
+    ShardQuery, exact_shard, merge_answers, merge_answers_with, pdq_shard, shard_file_name,
 };
 pub use sign::{PublicKey, SigningKey};
 pub use types::{HashKind, ListInfo, Match, MatchOptions, PdqQuery, Query, Verdict};

@@ -45,18 +45,29 @@
 //! foreign or modified shard never answers.
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::allow::{AllowCounts, Allowed};
 use super::container::{self, Artifact, Header, Trust};
 use super::index::Index;
+use super::index::VARIANT_NAMES;
 use super::meta::{ListMeta, ShardOf};
-use super::types::{HashKind, Match, MatchOptions, Query};
+use super::types::{HashKind, Match, MatchOptions, PdqQuery, Query};
+use crate::digest::{Md5, Sha1, Sha256};
 use crate::error::{BadInput, Error};
 use crate::pdq::PdqHash;
 use crate::regions::Scheme;
 
 /// Most shards a manifest may name.
 pub const MAX_SHARDS: u32 = 4096;
+
+/// The manifest's file name in a directory of shards (`schoon build --out-shards`).
+pub const SHARD_MANIFEST_FILE: &str = "manifest.schoon";
+
+/// Shard `number`'s file name in a directory of shards: `shard-0003.schoon`.
+pub fn shard_file_name(number: u32) -> String {
+    format!("shard-{number:04}.schoon")
+}
 
 pub(crate) const TAG_SHARDS: [u8; 4] = *b"SHRD";
 const SHARD_RECORD: usize = 56;
@@ -355,6 +366,17 @@ fn region_rank(m: &Match, scheme: &Scheme) -> (u32, u8, String) {
 /// answers (one match per list and kind, the nearest; region matches only when no shard found a
 /// plain PDQ match and the allow-list took nothing out).
 pub fn merge_answers(answers: impl IntoIterator<Item = ShardAnswer>) -> (Vec<Match>, Allowed) {
+    merge_answers_with(answers, |_| true)
+}
+
+/// [`merge_answers`] under a filter of matches (a tenant's list policy): matches `keep`
+/// refuses are dropped before the rule that region matches count only when no whole-image PDQ
+/// match stands, so a tenant whose lists have no whole-image match still gets its region
+/// matches.
+pub fn merge_answers_with(
+    answers: impl IntoIterator<Item = ShardAnswer>,
+    keep: impl Fn(&Match) -> bool,
+) -> (Vec<Match>, Allowed) {
     let scheme = Scheme::standard();
     let mut plain: Vec<Match> = Vec::new();
     let mut regions: Vec<Match> = Vec::new();
@@ -390,6 +412,8 @@ pub fn merge_answers(answers: impl IntoIterator<Item = ShardAnswer>) -> (Vec<Mat
     if allowed.exact.is_some() {
         return (Vec::new(), Allowed { exact: allowed.exact, pdq: 0 });
     }
+    plain.retain(&keep);
+    regions.retain(&keep);
     // The whole index's order: distance, list, then kind (one match per list and kind).
     let by_rank =
         |a: &Match, b: &Match| (a.distance, &a.list, a.kind).cmp(&(b.distance, &b.list, b.kind));
@@ -400,4 +424,199 @@ pub fn merge_answers(answers: impl IntoIterator<Item = ShardAnswer>) -> (Vec<Mat
         allowed.pdq = allowed.pdq.saturating_add(regions_suppressed);
     }
     (plain, allowed)
+}
+
+/// Most window hashes one shard query carries: every query window of a scan with its 8
+/// dihedral variants.
+pub const MAX_SHARD_WINDOWS: usize = 2048;
+
+/// What a front sends to each shard (the worker's hop to its Durable Objects): the query, the
+/// window hashes and whether they are groups of 8 dihedral variants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardQuery {
+    /// Exact hashes and PDQ variants.
+    pub query: Query,
+    /// Region window hashes (see [`Index::shard_answer`]).
+    pub windows: Vec<PdqHash>,
+    /// Whether `windows` are groups of 8 dihedral variants (a scan) or single hashes.
+    pub dihedral: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShardQueryIn {
+    #[serde(default)]
+    md5: Option<String>,
+    #[serde(default)]
+    sha1: Option<String>,
+    #[serde(default)]
+    sha256: Option<String>,
+    #[serde(default)]
+    pdq: Option<Vec<String>>,
+    #[serde(default)]
+    quality: Option<u8>,
+    #[serde(default)]
+    windows: Vec<String>,
+    #[serde(default)]
+    dihedral: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchIn {
+    list: String,
+    category: String,
+    kind: HashKind,
+    distance: u32,
+    value: String,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerIn {
+    matches: Vec<MatchIn>,
+    #[serde(default)]
+    allowed_exact: Option<HashKind>,
+    #[serde(default)]
+    allowed_pdq: u32,
+    #[serde(default)]
+    regions: Vec<MatchIn>,
+    #[serde(default)]
+    regions_suppressed: u32,
+}
+
+fn caller(detail: String) -> Error {
+    Error::caller(detail)
+}
+
+fn parse_hex<T: std::str::FromStr<Err = Error>>(name: &str, v: &str) -> Result<T, Error> {
+    v.parse().map_err(|e| caller(format!("shard query {name}: {e}")))
+}
+
+impl ShardQuery {
+    /// The query as JSON text.
+    pub fn to_json(&self) -> String {
+        let q = &self.query;
+        let mut v = json!({});
+        let hex = |b: &[u8]| Value::String(crate::hex::encode(b));
+        if let Some(obj) = v.as_object_mut() {
+            if let Some(d) = q.md5 {
+                obj.insert("md5".into(), hex(&d.0));
+            }
+            if let Some(d) = q.sha1 {
+                obj.insert("sha1".into(), hex(&d.0));
+            }
+            if let Some(d) = q.sha256 {
+                obj.insert("sha256".into(), hex(&d.0));
+            }
+            if let Some(p) = &q.pdq {
+                obj.insert("pdq".into(), p.variants.iter().map(|h| hex(&h.0)).collect());
+                if let Some(quality) = p.quality {
+                    obj.insert("quality".into(), quality.into());
+                }
+            }
+            if !self.windows.is_empty() {
+                obj.insert("windows".into(), self.windows.iter().map(|h| hex(&h.0)).collect());
+                obj.insert("dihedral".into(), self.dihedral.into());
+            }
+        }
+        v.to_string()
+    }
+
+    /// Reads a query written by [`ShardQuery::to_json`]; bounded (at most 8 PDQ variants and
+    /// [`MAX_SHARD_WINDOWS`] windows), and a caller error naming the bad field otherwise.
+    pub fn from_json(text: &str) -> Result<ShardQuery, Error> {
+        let q: ShardQueryIn =
+            serde_json::from_str(text).map_err(|e| caller(format!("shard query: {e}")))?;
+        let pdq = match q.pdq {
+            Some(list) => {
+                if list.is_empty() || list.len() > VARIANT_NAMES.len() {
+                    return Err(caller(format!(
+                        "shard query pdq has {} hashes, 1 to 8 are accepted",
+                        list.len()
+                    )));
+                }
+                let variants = list
+                    .iter()
+                    .map(|h| parse_hex::<PdqHash>("pdq", h))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(PdqQuery { variants, quality: q.quality, coefficients: None })
+            }
+            None => None,
+        };
+        if q.windows.len() > MAX_SHARD_WINDOWS {
+            return Err(caller(format!(
+                "shard query has {} windows, at most {MAX_SHARD_WINDOWS} are accepted",
+                q.windows.len()
+            )));
+        }
+        let windows = q
+            .windows
+            .iter()
+            .map(|h| parse_hex::<PdqHash>("windows", h))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ShardQuery {
+            query: Query {
+                md5: q.md5.map(|h| parse_hex::<Md5>("md5", &h)).transpose()?,
+                sha1: q.sha1.map(|h| parse_hex::<Sha1>("sha1", &h)).transpose()?,
+                sha256: q.sha256.map(|h| parse_hex::<Sha256>("sha256", &h)).transpose()?,
+                pdq,
+            },
+            windows,
+            dihedral: q.dihedral,
+        })
+    }
+}
+
+fn match_in(m: MatchIn) -> Result<Match, Error> {
+    let variant = match m.variant {
+        Some(v) => Some(
+            VARIANT_NAMES
+                .iter()
+                .copied()
+                .find(|n| *n == v)
+                .ok_or_else(|| bad(format!("shard answer names an unknown variant '{v}'")))?,
+        ),
+        None => None,
+    };
+    Ok(Match {
+        list: m.list,
+        category: m.category,
+        kind: m.kind,
+        distance: m.distance,
+        value: m.value,
+        variant,
+        region: m.region,
+    })
+}
+
+impl ShardAnswer {
+    /// The answer as JSON text.
+    pub fn to_json(&self) -> String {
+        json!({
+            "matches": self.matches,
+            "allowed_exact": self.allowed.exact,
+            "allowed_pdq": self.allowed.pdq,
+            "regions": self.regions,
+            "regions_suppressed": self.regions_suppressed,
+        })
+        .to_string()
+    }
+
+    /// Reads an answer written by [`ShardAnswer::to_json`] (a malformed answer is bad input:
+    /// the shard host is not the caller).
+    pub fn from_json(text: &str) -> Result<ShardAnswer, Error> {
+        let a: AnswerIn =
+            serde_json::from_str(text).map_err(|e| bad(format!("shard answer: {e}")))?;
+        Ok(ShardAnswer {
+            matches: a.matches.into_iter().map(match_in).collect::<Result<_, _>>()?,
+            allowed: Allowed { exact: a.allowed_exact, pdq: a.allowed_pdq },
+            regions: a.regions.into_iter().map(match_in).collect::<Result<_, _>>()?,
+            regions_suppressed: a.regions_suppressed,
+        })
+    }
 }
