@@ -30,7 +30,7 @@ step "build the schoon CLI and the worker"
 scripts/build.sh
 
 step "API, gate mode and wrangler dev on workerd"
-node --test test/api.test.mjs test/gate.test.mjs test/regions.test.mjs test/check.test.mjs test/remote-scan.test.mjs test/queue.test.mjs test/followup.test.mjs test/wrangler-dev.test.mjs
+node --test test/api.test.mjs test/gate.test.mjs test/regions.test.mjs test/shards.test.mjs test/check.test.mjs test/remote-scan.test.mjs test/queue.test.mjs test/followup.test.mjs test/wrangler-dev.test.mjs
 
 step "bounded load test of /v1/confirm"
 node test/load.mjs 15 16

@@ -435,7 +435,9 @@ impl Backend for MemoryBackend {
         for &n in shards {
             // Each host loads its shard as a fresh Durable Object would.
             let answer = match &config {
-                None => Err(StoreError("no shard hosts in this test".into())),
+                None => Err(StoreError(format!(
+                    "index shard {n} of version {version} did not answer: no shard hosts in this test"
+                ))),
                 Some(c) => match crate::shards::load_shard(self, c, version, n).await {
                     Ok(index) => crate::shards::answer(&index, query, &c.match_options)
                         .map_err(|e| StoreError(e.to_string())),

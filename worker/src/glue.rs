@@ -189,24 +189,29 @@ impl Backend for Bindings {
         let ns = match self.env.durable_object(SHARDS) {
             Ok(ns) => ns,
             Err(e) => {
-                let why = format!("no {SHARDS} Durable Object binding: {e}");
+                let why = format!(
+                    "index shards of version {version} cannot be asked: no {SHARDS} Durable Object binding ({e})"
+                );
                 return shards.iter().map(|_| Err(StoreError(why.clone()))).collect();
             }
         };
         let ns = &ns;
         let asks = shards.iter().map(|&n| async move {
+            let transport = |e: worker::Error| {
+                StoreError(format!("index shard {n} of version {version} did not answer: {e}"))
+            };
             let name = crate::keys::shard_host(version, n);
-            let stub = ns.id_from_name(&name).map_err(js_error)?.get_stub().map_err(js_error)?;
+            let stub = ns.id_from_name(&name).and_then(|id| id.get_stub()).map_err(transport)?;
             let headers = Headers::new();
-            headers.set("content-type", "application/json").map_err(js_error)?;
+            headers.set("content-type", "application/json").map_err(transport)?;
             let mut init = RequestInit::new();
             init.with_method(worker::Method::Post)
                 .with_headers(headers)
                 .with_body(Some(JsValue::from_str(query)));
             let url = format!("https://shard.internal/answer?version={version}&shard={n}");
-            let request = Request::new_with_init(&url, &init).map_err(js_error)?;
-            let mut response = stub.fetch_with_request(request).await.map_err(js_error)?;
-            let text = response.text().await.map_err(js_error)?;
+            let request = Request::new_with_init(&url, &init).map_err(transport)?;
+            let mut response = stub.fetch_with_request(request).await.map_err(transport)?;
+            let text = response.text().await.map_err(transport)?;
             if response.status_code() == 200 {
                 return Ok(text);
             }

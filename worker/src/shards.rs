@@ -102,9 +102,8 @@ async fn ask<B: Backend>(
     let answers = backend.ask_shards(version, &shards, &q.to_json()).await;
     let mut parsed = Vec::with_capacity(answers.len());
     for (n, answer) in shards.iter().zip(answers) {
-        let text = answer.map_err(|e| {
-            unavailable(format!("index shard {n} of version {version} did not answer: {e}"))
-        })?;
+        // The hosts' own errors name the shard; the backend names it for transport errors.
+        let text = answer.map_err(|e| unavailable(e.0))?;
         parsed.push(ShardAnswer::from_json(&text).map_err(|e| {
             unavailable(format!("index shard {n} of version {version} answered badly: {e}"))
         })?);

@@ -114,9 +114,11 @@ export async function startWorker(vars, { port, ratelimit = 100000, persist, min
     compatibilityDate: '2025-09-01',
     kvNamespaces: ['SCHOON_KV'],
     r2Buckets: ['SCHOON_R2'],
+    // The IndexShard Durable Objects of sharded indexes (wrangler.toml).
+    durableObjects: { SCHOON_SHARDS: { className: 'IndexShard', useSQLite: true } },
     ratelimits: { SCHOON_RATE_LIMITER: { simple: { limit: ratelimit, period: 60 } } },
     bindings: vars,
-    ...(persist ? { kvPersist: path.join(persist, 'kv'), r2Persist: path.join(persist, 'r2') } : {}),
+    ...(persist ? { kvPersist: path.join(persist, 'kv'), r2Persist: path.join(persist, 'r2'), durableObjectsPersist: path.join(persist, 'do') } : {}),
     ...(port !== undefined ? { host: '127.0.0.1', port } : {}),
     ...miniflare,
   });
