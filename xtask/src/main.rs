@@ -5,6 +5,8 @@
 //! * `bombs [DIR]`: write hostile files for `scripts/bombs` (default `target/bombs`).
 //! * `examples`: regenerate the demo images in `examples/` and the embedded default set
 //!   (`crates/schoon-cli/assets/`): a signed demo list of the images in `examples/listed/`.
+//! * `lists DIR N`: synthetic hash lists (N PDQ, N each of MD5, SHA-1, SHA-256) for
+//!   `scripts/bench-scale`.
 //! * `wasm`: build the npm package's WebAssembly as `wasm-pack.toml` says (`wasm check`: fail
 //!   if a listed build is missing, stale or over its size budget).
 
@@ -13,6 +15,7 @@
 mod bombs;
 mod encode;
 mod examples;
+mod lists;
 mod scene;
 mod wasm;
 
@@ -37,7 +40,11 @@ fn main() -> Result<()> {
             &args.get(1).map(PathBuf::from).unwrap_or_else(|| root().join("target/bombs")),
         ),
         Some("wasm") => wasm::run(&root(), &args[1..]),
-        _ => bail!("usage: cargo xtask fixtures | examples | bombs [DIR] | wasm"),
+        Some("lists") => match (args.get(1), args.get(2).and_then(|n| n.parse().ok())) {
+            (Some(dir), Some(n)) => lists::run(Path::new(dir), n),
+            _ => bail!("usage: cargo xtask lists DIR N"),
+        },
+        _ => bail!("usage: cargo xtask fixtures | examples | bombs [DIR] | wasm | lists DIR N"),
     }
 }
 

@@ -271,6 +271,12 @@ pub fn run(args: BuildArgs) -> Result<u8> {
             let parsed = read_list(p, kind, args.skip_invalid)?;
             skipped += report_skipped(p, &parsed);
             builder.add_parsed(list, &parsed);
+            eprintln!(
+                "read {}: {} entries ({:.1} s)",
+                p.display(),
+                parsed.len(),
+                start.elapsed().as_secs_f64()
+            );
         }
     }
 
@@ -317,7 +323,12 @@ pub fn run(args: BuildArgs) -> Result<u8> {
 /// Writes the shards and then the manifest into `dir` (the manifest last: a directory with a
 /// manifest is complete), saying on stderr how far it is.
 #[allow(clippy::print_stderr)]
-fn write_shards(dir: &Path, builder: SetBuilder, count: u32, info: &BuildInfo<'_>) -> Result<()> {
+fn write_shards(
+    dir: &Path,
+    builder: SetBuilder,
+    count: u32,
+    info: &BuildInfo<'_>,
+) -> Result<Vec<u8>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let manifest_path = dir.join(SHARD_MANIFEST_FILE);
     if manifest_path.exists() {
@@ -350,7 +361,7 @@ fn write_shards(dir: &Path, builder: SetBuilder, count: u32, info: &BuildInfo<'_
         largest,
         manifest.len()
     );
-    Ok(())
+    Ok(manifest)
 }
 
 /// Builds and writes the index, the filter and any delta, and prints the summary.
@@ -382,10 +393,16 @@ fn write_sets(
         }),
         salt: u64::from_le_bytes(salt),
     };
-    let (index, filter) = builder.build_both(&params, &info).context("building the sets")?;
-    if let Some(out) = &args.out_index {
-        std::fs::write(out, &index).with_context(|| format!("writing {}", out.display()))?;
-    }
+    // Without --out-index (a sharded build), no whole index is written, nor held in memory.
+    let (index, filter) = match &args.out_index {
+        Some(out) => {
+            let (index, filter) =
+                builder.build_both(&params, &info).context("building the sets")?;
+            std::fs::write(out, &index).with_context(|| format!("writing {}", out.display()))?;
+            (Some(index), filter)
+        }
+        None => (None, builder.build_filter(&params, &info).context("building the filter")?),
+    };
     std::fs::write(&args.out_filter, &filter)
         .with_context(|| format!("writing {}", args.out_filter.display()))?;
     if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {
@@ -401,11 +418,17 @@ fn write_sets(
         );
     }
     let allow = builder.allow_counts();
-    if let Some(dir) = &args.out_shards {
-        write_shards(dir, builder, args.shards, &info)?;
-    }
-    // Summarise from the file just written (without building its search tables).
-    let summary = schoon_core::set::inspect(&index, trust)?;
+    let manifest = match &args.out_shards {
+        Some(dir) => Some(write_shards(dir, builder, args.shards, &info)?),
+        None => None,
+    };
+    // Summarise from the index (or manifest) just written, without building search tables.
+    let (what, written) = match (&index, &manifest) {
+        (Some(i), _) => ("index", i),
+        (None, Some(m)) => ("manifest", m),
+        (None, None) => bail!("nothing written: give --out-index or --out-shards"),
+    };
+    let summary = schoon_core::set::inspect(written, trust)?;
     let lists: Vec<schoon_core::set::ListMeta> =
         serde_json::from_value(summary.metadata.get("lists").cloned().unwrap_or_default())
             .unwrap_or_default();
@@ -427,9 +450,9 @@ fn write_sets(
         );
     }
     eprintln!(
-        "version {}: index {} bytes, filter {} bytes ({}{}), {} invalid lines skipped, {:.2} s",
+        "version {}: {what} {} bytes, filter {} bytes ({}{}), {} invalid lines skipped, {:.2} s",
         info.set_version,
-        index.len(),
+        written.len(),
         filter.len(),
         args.kind.to_possible_value().map(|v| v.get_name().to_owned()).unwrap_or_default(),
         if args.no_pdq_filter { ", no pdq prefilter" } else { ", with pdq prefilter" },
