@@ -32,7 +32,8 @@ fn param(url: &worker::Url, name: &str) -> Option<String> {
 }
 
 impl IndexShard {
-    async fn answer(&self, req: &mut Request) -> Result<String, ApiError> {
+    /// The answer and the bytes the shard holds in memory.
+    async fn answer(&self, req: &mut Request) -> Result<(String, usize), ApiError> {
         let url = req.url().map_err(|e| ApiError::BadRequest(format!("shard request: {e}")))?;
         let version = param(&url, "version").and_then(|v| v.parse::<u64>().ok());
         let number = param(&url, "shard").and_then(|v| v.parse::<u32>().ok());
@@ -67,7 +68,7 @@ impl IndexShard {
         };
         let body =
             req.text().await.map_err(|e| ApiError::BadRequest(format!("shard query: {e}")))?;
-        shards::answer(&index, &body, &config.match_options)
+        Ok((shards::answer(&index, &body, &config.match_options)?, index.memory_bytes()))
     }
 }
 
@@ -78,7 +79,11 @@ impl DurableObject for IndexShard {
 
     async fn fetch(&self, mut req: Request) -> worker::Result<Response> {
         Ok(match self.answer(&mut req).await {
-            Ok(text) => response_of(http::Response::text(200, "application/json", text)),
+            // The held bytes, for benchmarks (scripts/bench-scale) and operators.
+            Ok((text, held)) => response_of(
+                http::Response::text(200, "application/json", text)
+                    .with_header("x-schoon-shard-memory", &held.to_string()),
+            ),
             Err(e) => error_response(e),
         })
     }
