@@ -150,6 +150,17 @@ struct Memory {
     fetched: Vec<String>,
 }
 
+/// An in-memory shard host: `(version, shard, query)` to the answer's JSON text or why not.
+#[derive(Clone)]
+#[allow(clippy::type_complexity)] // one closure type, named here
+pub struct ShardHost(pub Rc<dyn Fn(u64, u32, &str) -> Result<String, StoreError>>);
+
+impl fmt::Debug for ShardHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ShardHost")
+    }
+}
+
 /// An in-memory backend with a settable clock and deterministic randomness.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryBackend {
@@ -162,9 +173,10 @@ pub struct MemoryBackend {
     pub broken: Rc<Cell<bool>>,
     /// When set, every call on the uploads bucket fails (the other stores still work).
     pub uploads_broken: Rc<Cell<bool>>,
-    /// The configuration the in-memory shard hosts verify shards with (what the Durable
-    /// Objects read from their environment); unset, asking shards fails.
-    pub shard_config: Rc<RefCell<Option<crate::config::Config>>>,
+    /// The in-memory shard hosts: answer `(version, shard, query)` as an `IndexShard` Durable
+    /// Object would (tests install `shards::load_shard` and `shards::answer`); unset, asking
+    /// shards fails.
+    pub shard_host: Rc<RefCell<Option<ShardHost>>>,
 }
 
 impl MemoryBackend {
@@ -186,7 +198,7 @@ impl MemoryBackend {
             limiter_refuses: Rc::new(Cell::new(self.limiter_refuses.get())),
             broken: Rc::new(Cell::new(self.broken.get())),
             uploads_broken: Rc::new(Cell::new(self.uploads_broken.get())),
-            shard_config: Rc::new(RefCell::new(self.shard_config.borrow().clone())),
+            shard_host: Rc::new(RefCell::new(self.shard_host.borrow().clone())),
         }
     }
 
@@ -430,23 +442,16 @@ impl Backend for MemoryBackend {
         shards: &[u32],
         query: &str,
     ) -> Vec<Result<String, StoreError>> {
-        let config = self.shard_config.borrow().clone();
-        let mut out = Vec::with_capacity(shards.len());
-        for &n in shards {
-            // Each host loads its shard as a fresh Durable Object would.
-            let answer = match &config {
+        let host = self.shard_host.borrow().clone();
+        shards
+            .iter()
+            .map(|&n| match &host {
+                Some(host) => (host.0)(version, n, query),
                 None => Err(StoreError(format!(
                     "index shard {n} of version {version} did not answer: no shard hosts in this test"
                 ))),
-                Some(c) => match crate::shards::load_shard(self, c, version, n).await {
-                    Ok(index) => crate::shards::answer(&index, query, &c.match_options)
-                        .map_err(|e| StoreError(e.to_string())),
-                    Err(e) => Err(StoreError(e.to_string())),
-                },
-            };
-            out.push(answer);
-        }
-        out
+            })
+            .collect()
     }
 
     async fn fetch_url(

@@ -47,8 +47,7 @@
 
 use futures_util::StreamExt;
 use futures_util::lock::Mutex;
-use schoon_core::set::{Index, Match, Query};
-use schoon_core::{ErrorKind, HashOptions, PdqMode, Report};
+use schoon_core::ErrorKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -60,7 +59,6 @@ use crate::error::ApiError;
 use crate::http::Deferred;
 use crate::isolate::Isolate;
 use crate::keys;
-use crate::policy;
 use crate::receipts;
 use crate::sets;
 use crate::subject::Subject;
@@ -255,34 +253,6 @@ pub struct ObjectRecord {
     /// The backfill that listed it.
     #[serde(default)]
     pub backfill: Option<String>,
-}
-
-/// The result of hashing and matching one object or download.
-pub struct Hashed {
-    /// The hashes.
-    pub report: Report,
-    /// The query made of them.
-    pub query: Query,
-    /// What matched.
-    pub matches: Vec<Match>,
-}
-
-/// Hashes `bytes` as `/v1/scan` does (fast PDQ, the configured decoding limits, region windows
-/// when the index has region hashes) and matches them against `index` under `tenant`'s list
-/// policy: the one place uploads, bucket objects and follow-up downloads are hashed and matched.
-pub fn check_bytes(config: &Config, index: &Index, tenant: &TenantRecord, bytes: &[u8]) -> Hashed {
-    let options = HashOptions {
-        mode: PdqMode::Fast,
-        algos: Vec::new(),
-        limits: config.limits,
-        regions: index.has_regions(),
-    };
-    let report = schoon_core::hash_bytes(bytes, &options);
-    let image = report.image.as_ref().ok();
-    let query = Query::from_hashes(&report.exact, image);
-    let matches =
-        policy::lookup_hashed(&tenant.policy, index, &report.exact, image, &config.match_options);
-    Hashed { report, query, matches }
 }
 
 /// The failure code of an image that did not decode: `too_large`, `unsupported` or `corrupt`.

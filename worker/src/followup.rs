@@ -28,13 +28,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::backend::{Backend, ObjectRead};
-use crate::bucket::check_bytes;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::isolate::Isolate;
 use crate::keys;
 use crate::receipts::{self, IndexEntry, Record, Status, Verified};
 use crate::sets;
+use crate::shards::check_whole;
 use crate::tenant::TenantRecord;
 use crate::time;
 
@@ -117,7 +117,7 @@ pub fn still_matches(
             // chosen since: every list of the set.
             let everything =
                 TenantRecord { tenant: receipt.tenant.clone(), ..TenantRecord::default() };
-            let hashed = check_bytes(config, index, &everything, bytes);
+            let hashed = check_whole(config, index, &everything, bytes);
             if !hashed.matches.is_empty() {
                 return true;
             }

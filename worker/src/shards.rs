@@ -21,12 +21,11 @@ use schoon_core::set::{
     Index, Match, MatchOptions, Query, ShardAnswer, ShardManifest, ShardQuery, merge_answers_with,
     scan_windows,
 };
-use schoon_core::{HashOptions, PdqMode};
+use schoon_core::{HashOptions, PdqMode, Report};
 use serde_json::{Value, json};
 
 use crate::artifact::{Held, LoadedIndex};
 use crate::backend::Backend;
-use crate::bucket::{self, Hashed};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::isolate::Isolate;
@@ -63,7 +62,7 @@ pub async fn lookup<B: Backend>(
 }
 
 /// An upload's hashes and matches for a tenant (`/v1/scan`, gate mode, the bucket consumer):
-/// [`bucket::check_bytes`] on the whole index, or the same hashing with the query and the
+/// [`check_whole`] on the whole index, or the same hashing with the query and the
 /// scan's region windows sent to the shards.
 pub async fn check_bytes<B: Backend>(
     backend: &B,
@@ -73,7 +72,7 @@ pub async fn check_bytes<B: Backend>(
     bytes: &[u8],
 ) -> Result<Hashed, ApiError> {
     let manifest = match &loaded.held {
-        Held::Whole(index) => return Ok(bucket::check_bytes(config, index, tenant, bytes)),
+        Held::Whole(index) => return Ok(check_whole(config, index, tenant, bytes)),
         Held::Sharded(m) => m,
     };
     let options = HashOptions {
@@ -89,6 +88,34 @@ pub async fn check_bytes<B: Backend>(
     let q = ShardQuery { query: query.clone(), windows, dihedral: true };
     let matches = ask(backend, manifest, &tenant.policy, &q).await?;
     Ok(Hashed { report, query, matches })
+}
+
+/// The result of hashing and matching one object or download.
+pub struct Hashed {
+    /// The hashes.
+    pub report: Report,
+    /// The query made of them.
+    pub query: Query,
+    /// What matched.
+    pub matches: Vec<Match>,
+}
+
+/// Hashes `bytes` as `/v1/scan` does (fast PDQ, the configured decoding limits, region windows
+/// when the index has region hashes) and matches them against `index` under `tenant`'s list
+/// policy: the one place uploads, bucket objects and follow-up downloads are hashed and matched.
+pub fn check_whole(config: &Config, index: &Index, tenant: &TenantRecord, bytes: &[u8]) -> Hashed {
+    let options = HashOptions {
+        mode: PdqMode::Fast,
+        algos: Vec::new(),
+        limits: config.limits,
+        regions: index.has_regions(),
+    };
+    let report = schoon_core::hash_bytes(bytes, &options);
+    let image = report.image.as_ref().ok();
+    let query = Query::from_hashes(&report.exact, image);
+    let matches =
+        policy::lookup_hashed(&tenant.policy, index, &report.exact, image, &config.match_options);
+    Hashed { report, query, matches }
 }
 
 async fn ask<B: Backend>(

@@ -7,7 +7,11 @@
 
 use schoon_core::set::{BuildInfo, ListInfo, SetBuilder};
 use schoon_core::{ExactHashes, HashOptions, PdqHash, hash_bytes};
+use std::rc::Rc;
+
+use schoon_worker::backend::{ShardHost, StoreError, block_on};
 use schoon_worker::http::{Head, Method};
+use schoon_worker::shards;
 use serde_json::{Value, json};
 
 mod common;
@@ -99,10 +103,19 @@ fn publish(env: &Env, version: u64, count: u32) -> Vec<Vec<u8>> {
     files
 }
 
-/// A worker whose in-memory shard hosts verify with its own configuration.
+/// A worker whose in-memory shard hosts load and answer as the Durable Objects do (each query
+/// loads its shard afresh), verifying with the worker's own configuration.
 fn sharded_env() -> Env {
     let env = Env::new(&[]);
-    *env.backend.shard_config.borrow_mut() = Some(env.config.clone());
+    let (backend, config) = (env.backend.clone(), env.config.clone());
+    let host = ShardHost(Rc::new(move |version, n, query| {
+        let loaded = block_on(shards::load_shard(&backend, &config, version, n))
+            .ok_or_else(|| StoreError("shard load did not finish".into()))?;
+        loaded
+            .and_then(|index| shards::answer(&index, query, &config.match_options))
+            .map_err(|e| StoreError(e.to_string()))
+    }));
+    *env.backend.shard_host.borrow_mut() = Some(host);
     env
 }
 

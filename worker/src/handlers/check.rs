@@ -9,7 +9,6 @@ use crate::app::{App, VerdictBody};
 use crate::artifact::LoadedIndex;
 use crate::auth;
 use crate::backend::Backend;
-use crate::bucket;
 use crate::config::Policy;
 use crate::counters::Counts;
 use crate::error::{ApiError, ErrorBody};
@@ -71,7 +70,7 @@ impl<B: Backend> App<'_, B> {
     ) -> Result<Checked, ApiError> {
         // As `schoon scan` decides: plain PDQ, then region windows when the index has region
         // hashes and plain PDQ missed (schoon_core::set::lookup_hashed).
-        let bucket::Hashed { report, query, matches } =
+        let shards::Hashed { report, query, matches } =
             shards::check_bytes(self.backend, self.config, loaded, tenant, bytes).await?;
         let mut fields = wire::exact_fields(&report.exact);
         if let Ok(image) = &report.image {
