@@ -427,3 +427,76 @@ fn large_lists_report_the_right_line_when_parsed_in_parallel() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("59999 md5"));
 }
+
+#[test]
+fn sharded_builds_write_shards_and_a_manifest_that_inspect_reads() {
+    let b = build(&[]);
+    let dir = b.path("shards");
+    let out = schoon(&[
+        "build",
+        "--md5",
+        s(&fixture("expected.csv")),
+        "--skip-invalid",
+        "--signing-key",
+        &b.p("key"),
+        "--set-version",
+        "9",
+        "--out-filter",
+        &b.p("sharded.filter"),
+        "--out-shards",
+        s(&dir),
+        "--shards",
+        "3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("shards: 3 in"), "{stderr}");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["manifest.schoon", "shard-0000.schoon", "shard-0001.schoon", "shard-0002.schoon"]
+    );
+    let out =
+        schoon(&["inspect", s(&dir.join("manifest.schoon")), "--public-key", &b.p("key.pub")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "shard manifest");
+    assert_eq!(v["set_version"], 9);
+    assert_eq!(v["signature"], "verified");
+    assert_eq!(v["metadata"]["shards"], 3);
+    let out = schoon(&["inspect", s(&dir.join("shard-0001.schoon"))]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "index");
+    assert_eq!(v["metadata"]["shard"]["number"], 1);
+
+    // Out of range, and neither output.
+    let out = schoon(&[
+        "build",
+        "--md5",
+        s(&fixture("expected.csv")),
+        "--skip-invalid",
+        "--unsigned",
+        "--out-filter",
+        &b.p("x.filter"),
+        "--out-shards",
+        s(&dir),
+        "--shards",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 shards"));
+    let out = schoon(&[
+        "build",
+        "--md5",
+        s(&fixture("expected.csv")),
+        "--unsigned",
+        "--out-filter",
+        &b.p("x.filter"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--out-index"));
+}
