@@ -88,6 +88,9 @@ pub struct Config {
     /// 100 bytes per entry more); larger ones are scanned linearly to stay within an isolate's
     /// 128 MB (`MULTI_INDEX_MAX_ENTRIES`, default 250000).
     pub multi_index_max: usize,
+    /// The most bytes one shard of a sharded index may hold in its Durable Object once loaded
+    /// (`SHARD_MAX_BYTES`, default 64 MiB): a larger shard is refused at upload.
+    pub shard_max_bytes: u64,
     /// PDQ matching (`MATCH_THRESHOLD`, default 31; `MIN_QUALITY`, default 50).
     pub match_options: MatchOptions,
     /// A receipt without follow-up older than this is overdue (`OPEN_RECEIPT_SECONDS`,
@@ -317,6 +320,7 @@ impl Config {
             rate_burst: v.number("RATE_BURST", 60)?,
             tenant_cache_seconds: v.number("TENANT_CACHE_SECONDS", 60)?,
             multi_index_max: v.number("MULTI_INDEX_MAX_ENTRIES", 250_000)?,
+            shard_max_bytes: v.number("SHARD_MAX_BYTES", 64 * MIB)?,
             match_options,
             open_receipt_seconds: v.number("OPEN_RECEIPT_SECONDS", 7 * 86_400)?,
             cors_origins,

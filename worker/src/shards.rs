@@ -195,6 +195,14 @@ pub async fn publish_shard<B: Backend>(
             "the file is shard {n} of {count}, not shard {number}: PUT it to /v1/admin/shards/{n}"
         )));
     }
+    let held = index.loaded_bytes() as u64;
+    if held > config.shard_max_bytes {
+        return Err(ApiError::Invalid(format!(
+            "shard {n} of {count} would hold {held} bytes once loaded, over SHARD_MAX_BYTES \
+             ({}): build the index with more shards (schoon build --shards)",
+            config.shard_max_bytes
+        )));
+    }
     let version = index.header().set_version;
     let pointer = sets::read_pointer(backend).await?;
     if let Some(cur) = pointer.index.as_ref().filter(|c| c.version >= version) {
@@ -214,6 +222,7 @@ pub async fn publish_shard<B: Backend>(
             "shards": count,
             "object": object,
             "size": index.as_bytes().len(),
+            "loaded_bytes": held,
             "checksum": sum,
         }),
     ))

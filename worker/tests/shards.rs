@@ -321,3 +321,19 @@ fn a_missing_stale_or_modified_shard_is_503_never_clean() {
     env.backend.blob_remove("shards/00000000000000000005/manifest.schoon");
     confirm(503, "the manifest of index version 5 is missing");
 }
+
+#[test]
+fn a_shard_larger_than_shard_max_bytes_is_refused() {
+    let env = Env::new(&[("SHARD_MAX_BYTES", "50000")]);
+    let (files, _) = build(&env, 5, 2);
+    let (s, v) = upload(&env, "/v1/admin/shards/0", files[0].clone());
+    assert_eq!(s, 422, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("over SHARD_MAX_BYTES (50000)") && m.contains("--shards"), "{m}");
+    // Within the default limit, the answer says what it will hold.
+    let env = sharded_env();
+    let (files, _) = build(&env, 5, 2);
+    let (s, v) = upload(&env, "/v1/admin/shards/0", files[0].clone());
+    assert_eq!(s, 201, "{v}");
+    assert!(v["loaded_bytes"].as_u64().unwrap() >= files[0].len() as u64, "{v}");
+}

@@ -337,6 +337,7 @@ fn write_shards(
     }
     let mut bytes = 0u64;
     let mut largest = 0u64;
+    let mut held = 0u64;
     let manifest = builder
         .build_shards(info, count, |n, shard| {
             let path = dir.join(shard_file_name(n));
@@ -347,6 +348,10 @@ fn write_shards(
             })?;
             bytes += shard.len() as u64;
             largest = largest.max(shard.len() as u64);
+            // What its host will hold once loaded (file and search tables).
+            if let Ok(index) = Index::from_bytes_linear(shard, &Trust::unsigned()) {
+                held = held.max(index.loaded_bytes() as u64);
+            }
             eprint!("\rshards: {}/{count}", n + 1);
             Ok(())
         })
@@ -355,12 +360,20 @@ fn write_shards(
     std::fs::write(&manifest_path, &manifest)
         .with_context(|| format!("writing {}", manifest_path.display()))?;
     eprintln!(
-        "shards: {count} in {} ({} bytes, largest {} bytes; manifest {} bytes)",
+        "shards: {count} in {} ({} bytes, largest {} bytes, at most {} bytes held once loaded; \
+         manifest {} bytes)",
         dir.display(),
         bytes,
         largest,
+        held,
         manifest.len()
     );
+    if held > 64 << 20 {
+        eprintln!(
+            "warning: a shard holds {held} bytes once loaded, over the worker's default \
+             SHARD_MAX_BYTES (64 MiB): use more --shards"
+        );
+    }
     Ok(manifest)
 }
 

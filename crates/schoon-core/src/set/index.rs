@@ -319,6 +319,15 @@ impl Index {
         self.bytes.len() + mih
     }
 
+    /// Bytes this index holds once loaded by [`Index::from_bytes`]: the file, and the
+    /// multi-index tables when it gets them (16 tables of 65 537 offsets, and 16 ids per PDQ
+    /// record). What a shard host needs, known before building the tables.
+    pub fn loaded_bytes(&self) -> usize {
+        let pdq = self.count(HashKind::Pdq);
+        let tables = if pdq >= MIH_MIN_ENTRIES { 16 * 65_537 * 4 + 16 * 4 * pdq } else { 0 };
+        self.bytes.len() + tables
+    }
+
     fn pdq_records(&self) -> impl Iterator<Item = PdqRecord<'_>> + '_ {
         self.bytes[self.pdq.clone()].chunks_exact(PDQ_RECORD).map(PdqRecord)
     }
