@@ -500,3 +500,75 @@ fn sharded_builds_write_shards_and_a_manifest_that_inspect_reads() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--out-index"));
 }
+
+#[test]
+fn budgeted_filters_fit_and_report_what_they_cover() {
+    let b = build(&[]);
+    let pdq = b.path("pdq.txt");
+    let md5 = b.path("md5.txt");
+    let mut pdq_lines = String::new();
+    let mut md5_lines = String::new();
+    for i in 0..3000u32 {
+        let d = schoon_core::sha256(&i.to_le_bytes()).0;
+        pdq_lines.push_str(&format!("{}\n", schoon_core::hex::encode(&d)));
+        md5_lines.push_str(&format!("{}\n", schoon_core::md5(&i.to_le_bytes()).to_hex()));
+    }
+    std::fs::write(&pdq, &pdq_lines).unwrap();
+    std::fs::write(&md5, &md5_lines).unwrap();
+    let out = schoon(&[
+        "build",
+        "--pdq",
+        s(&pdq),
+        "--md5",
+        s(&md5),
+        "--hot",
+        s(&pdq),
+        "--filter-budget",
+        "8KiB",
+        "--signing-key",
+        &b.p("key"),
+        "--out-index",
+        &b.p("budget.index"),
+        "--out-filter",
+        &b.p("budget.filter"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(std::fs::metadata(b.path("budget.filter")).unwrap().len() <= 8192);
+    assert!(stderr.contains("filter budget 8192 bytes"), "{stderr}");
+    let report: serde_json::Value = stderr
+        .lines()
+        .find_map(|l| {
+            serde_json::from_str(l).ok().filter(|v: &serde_json::Value| v["budget_bytes"].is_u64())
+        })
+        .unwrap();
+    assert_eq!(report["pdq_listed"], 3000);
+    assert!(report["pdq_hot"].as_u64().unwrap() < 3000);
+    assert_eq!(report["exact"][0]["kind"], "md5");
+    let out = schoon(&["inspect", &b.p("budget.filter.buckets"), "--public-key", &b.p("key.pub")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "exact buckets");
+    assert_eq!(v["signature"], "verified");
+    // Units, and a budget nothing fits in.
+    for (size, ok) in [("1.5kb", true), ("100", false), ("2 MB", true), ("3 parsecs", false)] {
+        let out = schoon(&[
+            "build",
+            "--pdq",
+            s(&pdq),
+            "--filter-budget",
+            size,
+            "--unsigned",
+            "--out-index",
+            &b.p("x.index"),
+            "--out-filter",
+            &b.p("x.filter"),
+        ]);
+        assert_eq!(
+            out.status.code() == Some(0),
+            ok,
+            "{size}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

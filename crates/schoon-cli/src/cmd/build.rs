@@ -117,6 +117,21 @@ pub struct BuildArgs {
     /// Where to write the filter.
     #[arg(long, value_name = "FILTER")]
     pub out_filter: PathBuf,
+    /// Write a filter of at most this size (e.g. 2MB, 512KiB, 2000000) for browsers that cannot
+    /// download the whole list: the head filter (--out-filter) holds the hot tier of whole-image
+    /// PDQ hashes (see --hot), and every exact hash goes into signed buckets fetched one at a time
+    /// (--out-buckets). Prints what it covers. See docs/formats.md, "Budgeted filter".
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, conflicts_with = "delta_from")]
+    pub filter_budget: Option<u64>,
+    /// PDQ hashes in order of prevalence, most often met first (e.g. the worker's hit counts):
+    /// the hot tier of --filter-budget is taken in this order; without it, in no particular
+    /// order.
+    #[arg(long, value_name = "FILE", requires = "filter_budget")]
+    pub hot: Option<PathBuf>,
+    /// Where to write the exact buckets of --filter-budget (default: the filter's path with
+    /// `.buckets` added).
+    #[arg(long, value_name = "FILE", requires = "filter_budget")]
+    pub out_buckets: Option<PathBuf>,
     /// Also write a filter delta from this older index's version to the new one.
     #[arg(long, value_name = "OLD_INDEX", requires = "out_delta")]
     pub delta_from: Option<PathBuf>,
@@ -136,6 +151,25 @@ pub struct BuildArgs {
     /// Worker threads for hashing images (default: all cores).
     #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
     pub jobs: usize,
+}
+
+/// A size: bytes, or with a unit (k, KB, KiB, M, MB, MiB, G, GB, GiB; case-insensitive).
+fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| format!("'{text}' is not a size (e.g. 2MB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1_048_576.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1_073_741_824.0,
+        u => return Err(format!("unknown size unit '{u}' in '{text}' (use KB, MB, MiB, ...)")),
+    };
+    Ok((n * factor) as u64)
 }
 
 /// Reads a list in blocks of whole lines; once its shape is known, each block is parsed on all
@@ -406,16 +440,66 @@ fn write_sets(
         }),
         salt: u64::from_le_bytes(salt),
     };
+    let budgeted = match args.filter_budget {
+        Some(budget) => {
+            let hot = match &args.hot {
+                Some(p) => {
+                    let parsed = read_list(p, Some(HashKind::Pdq), args.skip_invalid)?;
+                    Some(parsed.pdq.iter().map(|(h, _)| *h).collect::<Vec<_>>())
+                }
+                None => None,
+            };
+            Some(
+                builder
+                    .build_budgeted(&params, &info, budget, hot.as_deref())
+                    .context("building the budgeted filter")?,
+            )
+        }
+        None => None,
+    };
     // Without --out-index (a sharded build), no whole index is written, nor held in memory.
-    let (index, filter) = match &args.out_index {
-        Some(out) => {
+    let (index, filter) = match (&args.out_index, &budgeted) {
+        (Some(out), None) => {
             let (index, filter) =
                 builder.build_both(&params, &info).context("building the sets")?;
             std::fs::write(out, &index).with_context(|| format!("writing {}", out.display()))?;
             (Some(index), filter)
         }
-        None => (None, builder.build_filter(&params, &info).context("building the filter")?),
+        (Some(out), Some((head, _, _))) => {
+            let index = builder.build_index(&info, None).context("building the index")?;
+            std::fs::write(out, &index).with_context(|| format!("writing {}", out.display()))?;
+            (Some(index), head.clone())
+        }
+        (None, Some((head, _, _))) => (None, head.clone()),
+        (None, None) => {
+            (None, builder.build_filter(&params, &info).context("building the filter")?)
+        }
     };
+    if let Some((_, buckets, report)) = &budgeted {
+        let out = args.out_buckets.clone().unwrap_or_else(|| {
+            let mut p = args.out_filter.clone().into_os_string();
+            p.push(".buckets");
+            PathBuf::from(p)
+        });
+        std::fs::write(&out, buckets).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "filter budget {} bytes: head filter {} bytes with {} of {} whole-image PDQ hashes \
+             ({:.1} % of PDQ hits if hits follow Zipf's law over the hot order, {:.1} % if every \
+             listed picture is met equally); every exact hash in {} ({} bytes, largest bucket {} \
+             bytes); {} region hashes and the other PDQ hashes are checked at the edge only",
+            report.budget_bytes,
+            report.head_bytes,
+            report.pdq_hot,
+            report.pdq_listed,
+            report.pdq_share_zipf * 100.0,
+            report.pdq_share_uniform * 100.0,
+            out.display(),
+            report.buckets_bytes,
+            report.largest_bucket_bytes,
+            report.regions_at_edge
+        );
+        eprintln!("{}", serde_json::to_string(report).unwrap_or_default());
+    }
     std::fs::write(&args.out_filter, &filter)
         .with_context(|| format!("writing {}", args.out_filter.display()))?;
     if let (Some(old), Some(out)) = (&args.delta_from, &args.out_delta) {

@@ -11,6 +11,7 @@ use super::meta::{
 };
 use super::shard::{self, MAX_SHARDS, ManifestMeta, ShardEntry, exact_shard, pdq_shard};
 use super::sign::SigningKey;
+use super::tiers::{self, TierReport};
 use super::types::{HashKind, ListInfo};
 use crate::digest::{ExactHashes, Md5, Sha1, Sha256};
 use crate::error::{Error, LimitKind};
@@ -313,6 +314,124 @@ impl SetBuilder {
             signing_key: info.signing_key,
         };
         Ok(container::write(&header, &meta::to_json(&meta)?, &[(shard::TAG_SHARDS, &table)]))
+    }
+
+    /// Writes a filter within `budget` bytes and the exact buckets beside it (see
+    /// [`crate::set::ExactBuckets`]): the head filter holds the whole-image PDQ hashes of the hot
+    /// tier (in `hot`'s order, most prevalent first; hashes `hot` does not name follow in no
+    /// particular order), as many as fit; every exact hash goes into the signed buckets. Returns
+    /// the head filter, the bucket file and what they cover.
+    pub fn build_budgeted(
+        &mut self,
+        params: &FilterParams,
+        info: &BuildInfo<'_>,
+        budget: u64,
+        hot: Option<&[PdqHash]>,
+    ) -> Result<(Vec<u8>, Vec<u8>, TierReport), Error> {
+        self.normalize();
+        self.allow.normalize()?;
+        // The exact buckets.
+        let mut kinds = Vec::new();
+        let mut sections: Vec<([u8; 4], Vec<u8>)> = Vec::new();
+        let exact: [(HashKind, Vec<&[u8]>); 3] = [
+            (HashKind::Md5, self.md5.iter().map(|(d, _)| &d[..]).collect()),
+            (HashKind::Sha1, self.sha1.iter().map(|(d, _)| &d[..]).collect()),
+            (HashKind::Sha256, self.sha256.iter().map(|(d, _)| &d[..]).collect()),
+        ];
+        let mut largest = 0u64;
+        for (kind, digests) in exact {
+            if digests.is_empty() {
+                continue;
+            }
+            let mut it = digests.into_iter();
+            let Some((k, data, sigs)) = tiers::kind_sections(
+                kind,
+                &mut it,
+                params.salt,
+                info.set_version,
+                info.signing_key,
+            ) else {
+                continue;
+            };
+            largest = largest.max(tiers::largest_bucket(&data, k.prefix_bits) + 64);
+            if let Some((tag, sig_tag)) = tiers::section_tags(kind) {
+                sections.push((tag, data));
+                sections.push((sig_tag, sigs));
+            }
+            kinds.push(k);
+        }
+        let meta = tiers::BucketsMeta {
+            salt: format!("{:016x}", params.salt),
+            kinds: kinds.clone(),
+            generator: generator(),
+        };
+        let header = container::WriteHeader {
+            artifact: Artifact::ExactBuckets,
+            set_version: info.set_version,
+            base_version: 0,
+            created: info.created,
+            signing_key: info.signing_key,
+        };
+        let refs: Vec<([u8; 4], &[u8])> = sections.iter().map(|(t, d)| (*t, &d[..])).collect();
+        let buckets = container::write(&header, &meta::to_json(&meta)?, &refs);
+
+        // The hot tier: whole-image PDQ hashes in `hot`'s order, then the rest.
+        let mut whole: Vec<PdqEntry> = self.pdq.iter().filter(|e| e.region == 0).copied().collect();
+        if let Some(hot) = hot {
+            let rank: std::collections::HashMap<PdqHash, usize> =
+                hot.iter().enumerate().rev().map(|(i, h)| (*h, i)).collect();
+            whole.sort_by_key(|e| rank.get(&e.hash).copied().unwrap_or(usize::MAX));
+        }
+        let head_of = |n: usize| -> Result<Vec<u8>, Error> {
+            let mut head = SetBuilder {
+                lists: self.lists.clone(),
+                allow: self.allow.clone(),
+                pdq: whole.iter().take(n).copied().collect(),
+                ..SetBuilder::default()
+            };
+            head.build_filter(params, info)
+        };
+        let empty = head_of(0)?.len() as u64;
+        if empty > budget {
+            return Err(Error::caller(format!(
+                "filter budget of {budget} bytes is below the {empty} bytes of an empty filter"
+            )));
+        }
+        let sample = whole.len().min(50_000);
+        let per = if sample == 0 {
+            1.0
+        } else {
+            (head_of(sample)?.len() as u64).saturating_sub(empty).max(1) as f64 / sample as f64
+        };
+        let mut n = (((budget - empty) as f64 / per) * 0.97) as usize;
+        n = n.min(whole.len());
+        let mut head = head_of(n)?;
+        let mut tries = 0;
+        while head.len() as u64 > budget && n > 0 && tries < 40 {
+            n = n * 95 / 100;
+            head = head_of(n)?;
+            tries += 1;
+        }
+        if head.len() as u64 > budget {
+            return Err(Error::caller(format!(
+                "no filter of {budget} bytes could be built (smallest tried: {} bytes)",
+                head.len()
+            )));
+        }
+        let (m, h) = (whole.len() as u64, n as u64);
+        let report = TierReport {
+            budget_bytes: budget,
+            head_bytes: head.len() as u64,
+            pdq_listed: m,
+            pdq_hot: h,
+            pdq_share_zipf: if m == 0 { 1.0 } else { tiers::harmonic(h) / tiers::harmonic(m) },
+            pdq_share_uniform: if m == 0 { 1.0 } else { h as f64 / m as f64 },
+            regions_at_edge: self.pdq.iter().filter(|e| e.region != 0).count() as u64,
+            exact: kinds,
+            largest_bucket_bytes: largest,
+            buckets_bytes: buckets.len() as u64,
+        };
+        Ok((head, buckets, report))
     }
 
     fn build_index_with(

@@ -4,7 +4,7 @@
 //! offset  size  field
 //!      0     8  magic "\x89SCHOON\n" (the \x89 and \n catch text-mode transfers)
 //!      8     2  format version (1), little-endian like every integer here
-//!     10     1  artifact: 1 index, 2 filter, 3 filter delta, 4 shard manifest
+//!     10     1  artifact: 1 index, 2 filter, 3 filter delta, 4 shard manifest, 5 exact buckets
 //!     11     1  flags: bit 0 = signed
 //!     12     4  metadata length M
 //!     16     8  set version (monotonic)
@@ -51,6 +51,8 @@ pub enum Artifact {
     FilterDelta,
     /// The manifest of a sharded index: which shard files make up one version.
     ShardManifest,
+    /// The exact-hash buckets of a budgeted filter, fetched one at a time by clients.
+    ExactBuckets,
 }
 
 impl Artifact {
@@ -60,6 +62,7 @@ impl Artifact {
             Artifact::Filter => 2,
             Artifact::FilterDelta => 3,
             Artifact::ShardManifest => 4,
+            Artifact::ExactBuckets => 5,
         }
     }
 
@@ -69,17 +72,19 @@ impl Artifact {
             2 => Some(Artifact::Filter),
             3 => Some(Artifact::FilterDelta),
             4 => Some(Artifact::ShardManifest),
+            5 => Some(Artifact::ExactBuckets),
             _ => None,
         }
     }
 
-    /// `"index"`, `"filter"`, `"filter delta"` or `"shard manifest"`.
+    /// `"index"`, `"filter"`, `"filter delta"`, `"shard manifest"` or `"exact buckets"`.
     pub fn name(self) -> &'static str {
         match self {
             Artifact::Index => "index",
             Artifact::Filter => "filter",
             Artifact::FilterDelta => "filter delta",
             Artifact::ShardManifest => "shard manifest",
+            Artifact::ExactBuckets => "exact buckets",
         }
     }
 }

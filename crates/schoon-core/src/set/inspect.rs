@@ -16,12 +16,18 @@ pub struct Inspection {
     pub bytes: usize,
 }
 
-/// Verifies any set file (index, filter, delta, shard manifest) and describes it.
+/// Verifies any set file (index, filter, delta, shard manifest, exact buckets) and describes it.
 pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
     let parsed = container::parse(
         bytes,
         trust,
-        &[Artifact::Index, Artifact::Filter, Artifact::FilterDelta, Artifact::ShardManifest],
+        &[
+            Artifact::Index,
+            Artifact::Filter,
+            Artifact::FilterDelta,
+            Artifact::ShardManifest,
+            Artifact::ExactBuckets,
+        ],
     )?;
     let metadata = serde_json::from_str(parsed.metadata).map_err(|e| {
         Error::BadInput(crate::error::BadInput::Set { detail: format!("metadata: {e}") })

@@ -90,6 +90,7 @@ mod meta;
 mod meta_json;
 mod shard;
 mod sign;
+mod tiers;
 mod types;
 
 pub use allow::{AllowCounts, Allowed, MAX_ALLOW_ENTRIES};
@@ -107,4 +108,7 @@ pub use shard::{
     ShardQuery, exact_shard, merge_answers, merge_answers_with, pdq_shard, shard_file_name,
 };
 pub use sign::{PublicKey, SigningKey};
+pub use tiers::{
+    BUCKET_TARGET_BYTES, BucketKind, BucketSpec, ExactBucket, ExactBuckets, TierReport, open_bucket,
+};
 pub use types::{HashKind, ListInfo, Match, MatchOptions, PdqQuery, Query, Verdict};
