@@ -274,6 +274,15 @@ pub async fn publish_filter<B: Backend>(
     let sum = checksum(&bytes);
     let mut pointer = read_pointer(backend).await?;
     let filter = Filter::from_bytes(&bytes, &config.trust())?;
+    // The head filter of a budgeted build leaves exact hashes to buckets this worker does not
+    // serve yet: served alone, a browser would call listed files clean.
+    let inspected = schoon_core::set::inspect(&bytes, &config.trust())?;
+    if let Some(partial) = inspected.metadata.get("partial").and_then(Value::as_str) {
+        return Err(ApiError::Invalid(format!(
+            "this is the head filter of a budgeted build ({partial}): this worker does not serve \
+             exact buckets yet, so browsers would miss listed exact hashes; publish a whole filter"
+        )));
+    }
     let header = filter.header().clone();
     let version = header.set_version;
     if let Some(cur) = &pointer.filter {

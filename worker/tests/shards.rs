@@ -337,3 +337,16 @@ fn a_shard_larger_than_shard_max_bytes_is_refused() {
     assert_eq!(s, 201, "{v}");
     assert!(v["loaded_bytes"].as_u64().unwrap() >= files[0].len() as u64, "{v}");
 }
+
+#[test]
+fn a_budgeted_head_filter_is_not_served_alone() {
+    let env = sharded_env();
+    publish(&env, 5, 2);
+    let info = BuildInfo { set_version: 5, created: NOW / 1000, signing_key: Some(&env.set_key) };
+    let params = schoon_core::set::FilterParams { salt: 9, ..Default::default() };
+    let (head, _, _) = builder().build_budgeted(&params, &info, 64 << 10, None).unwrap();
+    let (s, v) = upload(&env, "/v1/admin/filter", head);
+    assert_eq!(s, 422, "{v}");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("head filter of a budgeted build") && m.contains("exact buckets"), "{m}");
+}

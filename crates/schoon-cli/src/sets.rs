@@ -76,8 +76,19 @@ impl SetArgs {
             return Ok(Set::Index(Box::new(index)));
         }
         if let Some(p) = &self.filter {
-            let filter = Filter::from_bytes(&read(p)?, &self.trust()?)
+            let bytes = read(p)?;
+            let filter = Filter::from_bytes(&bytes, &self.trust()?)
                 .with_context(|| format!("filter {}", p.display()))?;
+            // A budgeted head filter leaves exact hashes to its buckets: alone it would call
+            // listed files clean.
+            let inspected = schoon_core::set::inspect(&bytes, &self.trust()?)?;
+            if let Some(partial) = inspected.metadata.get("partial").and_then(Value::as_str) {
+                anyhow::bail!(
+                    "filter {} is the head filter of a budgeted build ({partial}): scan with the \
+                     index or a whole filter",
+                    p.display()
+                );
+            }
             return Ok(Set::Filter(Box::new(filter)));
         }
         let key = PublicKey::from_text(DEFAULT_PUBLIC_KEY).context("embedded public key")?;

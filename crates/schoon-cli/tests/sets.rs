@@ -550,6 +550,17 @@ fn budgeted_filters_fit_and_report_what_they_cover() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["kind"], "exact buckets");
     assert_eq!(v["signature"], "verified");
+    // The head filter alone would call listed exact files clean: scan refuses it.
+    let out = schoon(&[
+        "scan",
+        "--filter",
+        &b.p("budget.filter"),
+        "--public-key",
+        &b.p("key.pub"),
+        s(&fixture("scene-rgb.png")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("head filter of a budgeted build"));
     // Units, and a budget nothing fits in.
     for (size, ok) in [("1.5kb", true), ("100", false), ("2 MB", true), ("3 parsecs", false)] {
         let out = schoon(&[

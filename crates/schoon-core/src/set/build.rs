@@ -48,6 +48,8 @@ pub struct SetBuilder {
     sha256: Vec<([u8; 32], u16)>,
     pdq: Vec<PdqEntry>,
     allow: allow::AllowHashes,
+    /// Set on the head filter of a budgeted build: what it leaves out.
+    partial: Option<String>,
 }
 
 /// A list id within a builder.
@@ -387,6 +389,11 @@ impl SetBuilder {
                 lists: self.lists.clone(),
                 allow: self.allow.clone(),
                 pdq: whole.iter().take(n).copied().collect(),
+                partial: Some(format!(
+                    "hot tier: {n} of {} whole-image pdq hashes; exact hashes in the exact \
+                     buckets; other pdq and region hashes at the edge",
+                    whole.len()
+                )),
                 ..SetBuilder::default()
             };
             head.build_filter(params, info)
@@ -555,6 +562,7 @@ impl SetBuilder {
             pdq_keys: pdq.as_ref().map_or(0, |k| k.len() as u64),
             generator: generator(),
             allow: (!self.allow.is_empty()).then(|| self.allow.counts()),
+            partial: self.partial.clone(),
         };
         let meta = meta::to_json(&meta)?;
         let mut sections: Vec<([u8; 4], &[u8])> = vec![(filter::TAG_EXACT, &exact_section)];

@@ -106,6 +106,10 @@ pub(crate) struct FilterFileMeta {
     /// The allow-list's counts (absent: no allow-list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<AllowCounts>,
+    /// For the head filter of a budgeted build: what it leaves out (a miss against it is not
+    /// final for the whole list). Absent for a whole filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 /// Per-list metadata stored in the index and the filter.

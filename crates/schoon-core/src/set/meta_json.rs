@@ -442,6 +442,7 @@ pub(crate) fn parse(text: &str) -> Res<FilterFileMeta> {
             pdq_keys: keys[1],
             generator,
             allow,
+            partial: None,
         }),
         _ => Err(r.err("missing field")),
     }
@@ -728,6 +729,7 @@ mod tests {
                 sha256: random_count(rng),
                 pdq: random_count(rng),
             }),
+            partial: None,
         }
     }
 
