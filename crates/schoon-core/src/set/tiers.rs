@@ -112,7 +112,8 @@ fn prefix(digest: &[u8], bits: u8) -> u32 {
         [a, b, c, d, ..] => u32::from_be_bytes([*a, *b, *c, *d]),
         _ => 0,
     };
-    if bits == 0 { 0 } else { top >> (32 - u32::from(bits)) }
+    let bits = u32::from(bits.min(32));
+    if bits == 0 { 0 } else { top >> (32 - bits) }
 }
 
 fn fingerprint(salt: u64, kind: HashKind, digest: &[u8]) -> u32 {
