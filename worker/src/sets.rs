@@ -276,8 +276,7 @@ pub async fn publish_filter<B: Backend>(
     let filter = Filter::from_bytes(&bytes, &config.trust())?;
     // The head filter of a budgeted build leaves exact hashes to buckets this worker does not
     // serve yet: served alone, a browser would call listed files clean.
-    let inspected = schoon_core::set::inspect(&bytes, &config.trust())?;
-    if let Some(partial) = inspected.metadata.get("partial").and_then(Value::as_str) {
+    if let Some(partial) = schoon_core::set::partial_filter(&bytes, &config.trust())? {
         return Err(ApiError::Invalid(format!(
             "this is the head filter of a budgeted build ({partial}): this worker does not serve \
              exact buckets yet, so browsers would miss listed exact hashes; publish a whole filter"

@@ -75,15 +75,8 @@ pub async fn check_bytes<B: Backend>(
         Held::Whole(index) => return Ok(check_whole(config, index, tenant, bytes)),
         Held::Sharded(m) => m,
     };
-    let options = HashOptions {
-        mode: PdqMode::Fast,
-        algos: Vec::new(),
-        limits: config.limits,
-        regions: manifest.has_regions(),
-    };
-    let report = schoon_core::hash_bytes(bytes, &options);
+    let (report, query) = hash_upload(config, manifest.has_regions(), bytes);
     let image = report.image.as_ref().ok();
-    let query = Query::from_hashes(&report.exact, image);
     let windows = scan_windows(image, &config.match_options);
     let q = ShardQuery { query: query.clone(), windows, dihedral: true };
     let matches = ask(backend, manifest, &tenant.policy, &q).await?;
@@ -104,18 +97,21 @@ pub struct Hashed {
 /// when the index has region hashes) and matches them against `index` under `tenant`'s list
 /// policy: the one place uploads, bucket objects and follow-up downloads are hashed and matched.
 pub fn check_whole(config: &Config, index: &Index, tenant: &TenantRecord, bytes: &[u8]) -> Hashed {
-    let options = HashOptions {
-        mode: PdqMode::Fast,
-        algos: Vec::new(),
-        limits: config.limits,
-        regions: index.has_regions(),
-    };
-    let report = schoon_core::hash_bytes(bytes, &options);
+    let (report, query) = hash_upload(config, index.has_regions(), bytes);
     let image = report.image.as_ref().ok();
-    let query = Query::from_hashes(&report.exact, image);
     let matches =
         policy::lookup_hashed(&tenant.policy, index, &report.exact, image, &config.match_options);
     Hashed { report, query, matches }
+}
+
+/// The hashes of an upload as `/v1/scan` takes them (fast PDQ, the configured decoding limits,
+/// the luma plane for region windows when the set has region hashes) and the query made of them.
+fn hash_upload(config: &Config, regions: bool, bytes: &[u8]) -> (Report, Query) {
+    let options =
+        HashOptions { mode: PdqMode::Fast, algos: Vec::new(), limits: config.limits, regions };
+    let report = schoon_core::hash_bytes(bytes, &options);
+    let query = Query::from_hashes(&report.exact, report.image.as_ref().ok());
+    (report, query)
 }
 
 async fn ask<B: Backend>(

@@ -81,8 +81,7 @@ impl SetArgs {
                 .with_context(|| format!("filter {}", p.display()))?;
             // A budgeted head filter leaves exact hashes to its buckets: alone it would call
             // listed files clean.
-            let inspected = schoon_core::set::inspect(&bytes, &self.trust()?)?;
-            if let Some(partial) = inspected.metadata.get("partial").and_then(Value::as_str) {
+            if let Some(partial) = schoon_core::set::partial_filter(&bytes, &self.trust()?)? {
                 anyhow::bail!(
                     "filter {} is the head filter of a budgeted build ({partial}): scan with the \
                      index or a whole filter",

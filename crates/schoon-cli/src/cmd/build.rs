@@ -8,7 +8,8 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use schoon_core::set::{
     AllowCounts, BandParams, BuildInfo, FilterKind, FilterParams, HashKind, Index, ListInfo,
-    ListOptions, ListParser, ParsedList, SHARD_MANIFEST_FILE, SetBuilder, Trust, shard_file_name,
+    ListOptions, ListParser, ParsedList, SHARD_MANIFEST_FILE, SetBuilder, ShardManifest, Trust,
+    shard_file_name,
 };
 use schoon_core::{HashOptions, PdqMode, SigningKey};
 
@@ -371,7 +372,6 @@ fn write_shards(
     }
     let mut bytes = 0u64;
     let mut largest = 0u64;
-    let mut held = 0u64;
     let manifest = builder
         .build_shards(info, count, |n, shard| {
             let path = dir.join(shard_file_name(n));
@@ -382,15 +382,16 @@ fn write_shards(
             })?;
             bytes += shard.len() as u64;
             largest = largest.max(shard.len() as u64);
-            // What its host will hold once loaded (file and search tables).
-            if let Ok(index) = Index::from_bytes_linear(shard, &Trust::unsigned()) {
-                held = held.max(index.loaded_bytes() as u64);
-            }
             eprint!("\rshards: {}/{count}", n + 1);
             Ok(())
         })
         .context("building the shards")?;
     eprintln!();
+    // What the largest shard's host will hold once loaded (file and search tables), from the
+    // manifest's counts.
+    let held = ShardManifest::from_bytes(&manifest, &Trust::unsigned())
+        .map(|m| m.entries().iter().map(|e| e.loaded_bytes()).max().unwrap_or(0))
+        .unwrap_or(0);
     std::fs::write(&manifest_path, &manifest)
         .with_context(|| format!("writing {}", manifest_path.display()))?;
     eprintln!(

@@ -37,6 +37,14 @@ pub(crate) const PDQ_RECORD: usize = 36;
 /// per entry plus 4 MiB); below it a linear scan is as fast. Measured: `cargo bench --bench sets`.
 pub const MIH_MIN_ENTRIES: usize = 1_000;
 
+/// Bytes an index file of `file_bytes` with `pdq` PDQ records holds once loaded by
+/// [`Index::from_bytes`]: the file, and the multi-index tables when it gets them (16 tables of
+/// 65 537 offsets, and 16 ids per PDQ record).
+pub(crate) fn loaded_bytes(file_bytes: usize, pdq: usize) -> usize {
+    let tables = if pdq >= MIH_MIN_ENTRIES { 16 * 65_537 * 4 + 16 * 4 * pdq } else { 0 };
+    file_bytes + tables
+}
+
 /// The names of the dihedral variants, in hash order.
 pub const VARIANT_NAMES: [&str; 8] =
     ["original", "rot90", "rot180", "rot270", "flipx", "flipy", "flipplus1", "flipminus1"];
@@ -323,9 +331,7 @@ impl Index {
     /// multi-index tables when it gets them (16 tables of 65 537 offsets, and 16 ids per PDQ
     /// record). What a shard host needs, known before building the tables.
     pub fn loaded_bytes(&self) -> usize {
-        let pdq = self.count(HashKind::Pdq);
-        let tables = if pdq >= MIH_MIN_ENTRIES { 16 * 65_537 * 4 + 16 * 4 * pdq } else { 0 };
-        self.bytes.len() + tables
+        loaded_bytes(self.bytes.len(), self.count(HashKind::Pdq))
     }
 
     fn pdq_records(&self) -> impl Iterator<Item = PdqRecord<'_>> + '_ {

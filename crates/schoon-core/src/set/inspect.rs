@@ -43,3 +43,11 @@ pub fn inspect(bytes: &[u8], trust: &Trust) -> Result<Inspection, Error> {
         bytes: bytes.len(),
     })
 }
+
+/// What a filter file leaves out, when it is the head filter of a budgeted build
+/// ([`crate::set::SetBuilder::build_budgeted`]); `None` for a whole filter. Served or scanned
+/// alone, such a filter would call listed exact files clean, so adapters refuse it.
+pub fn partial_filter(bytes: &[u8], trust: &Trust) -> Result<Option<String>, Error> {
+    let inspected = inspect(bytes, trust)?;
+    Ok(inspected.metadata.get("partial").and_then(|p| p.as_str()).map(str::to_owned))
+}

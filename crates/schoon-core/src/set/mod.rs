@@ -99,7 +99,7 @@ pub use build::{BuildInfo, ListId, SetBuilder};
 pub use container::{Artifact, Header, SignatureStatus, Trust};
 pub use filter::{Filter, FilterHits, FilterStats, REGION_FLIPS, RegionHits, check_hashed};
 pub use index::{Index, MIH_MIN_ENTRIES, VARIANT_NAMES};
-pub use inspect::{Inspection, inspect};
+pub use inspect::{Inspection, inspect, partial_filter};
 pub use lists::{ListOptions, ListParser, ParsedList, parse_list};
 pub use lookup::{lookup_hashed, lookup_hashed_allowed, scan_windows};
 pub use meta::{FilterKind, FilterMeta, FilterParams, ListMeta};

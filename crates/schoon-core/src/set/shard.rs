@@ -111,6 +111,11 @@ pub struct ShardEntry {
 }
 
 impl ShardEntry {
+    /// Bytes the shard holds once loaded ([`Index::loaded_bytes`] of the shard file).
+    pub fn loaded_bytes(&self) -> u64 {
+        super::index::loaded_bytes(self.bytes as usize, self.pdq as usize) as u64
+    }
+
     pub(crate) fn to_record(self) -> [u8; SHARD_RECORD] {
         let mut r = [0u8; SHARD_RECORD];
         r[..32].copy_from_slice(&self.checksum);
