@@ -223,7 +223,8 @@ impl<'a> ExactBuckets<'a> {
             let buckets = 1usize << k.prefix_bits;
             let table = (buckets + 1) * 4;
             if data.len() < table
-                || data.len() - table != k.entries as usize * 4
+                || usize::try_from(k.entries).ok().and_then(|e| e.checked_mul(4))
+                    != Some(data.len() - table)
                 || sigs.len() != buckets * 64
             {
                 return Err(bad(format!(
